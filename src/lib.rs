@@ -3,5 +3,6 @@
 //!
 //! Modules import downward only: `config` may use `time`, never the other way.
 
+pub mod cli;
 pub mod config;
 pub mod time;

@@ -1,3 +1,5 @@
-fn main() {
-    println!("simrun");
+//! The `simrun` binary: see `simrun --help`.
+
+fn main() -> std::process::ExitCode {
+    simrun::cli::main()
 }

@@ -68,7 +68,9 @@ pub fn filter_template(token: &str, machine_name: &str) -> String {
 /// Words that mark a `MachineOptions` key as a credential.
 const SECRET_WORDS: [&str; 4] = ["key", "secret", "password", "token"];
 
-fn is_secret_key(key: &str) -> bool {
+/// Whether a key name marks a credential: it contains `key`, `secret`, `password` or `token`
+/// (any case).
+pub fn is_secret_name(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     SECRET_WORDS.iter().any(|w| k.contains(w))
 }
@@ -80,11 +82,11 @@ pub fn redact_machine_option(option: &str) -> String {
     let Some((name, value)) = option.split_once('=') else {
         return option.to_string();
     };
-    if is_secret_key(name) {
+    if is_secret_name(name) {
         return format!("{name}=[REDACTED]");
     }
     if let Some((inner, _)) = value.split_once('=')
-        && is_secret_key(inner)
+        && is_secret_name(inner)
     {
         return format!("{name}={inner}=[REDACTED]");
     }

@@ -10,7 +10,71 @@ use jiff::tz::TimeZone;
 #[derive(Clone, Debug)]
 pub struct Periods {
     zone: TimeZone,
-    sources: Vec<String>,
+    exprs: Vec<CronExpr>,
+}
+
+/// One period expression (interface only).
+#[derive(Clone, Debug)]
+pub struct CronExpr {
+    source: String,
+}
+
+/// What loads but misbehaves in an expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CronLint {
+    /// 5 or 6 fields: seconds fixed to 0.
+    SecondsFixed {
+        /// 5 or 6.
+        fields: usize,
+    },
+    /// `@hourly` etc.
+    Alias {
+        /// The alias.
+        alias: String,
+    },
+    /// An empty day-of-week range.
+    EmptyDayOfWeekRange {
+        /// The token.
+        token: String,
+    },
+    /// A reversed day-of-month range.
+    EmptyDayOfMonthRange {
+        /// The token.
+        token: String,
+    },
+    /// A reversed second/minute/hour range (crashes GitLab Runner).
+    ReversedTimeRange {
+        /// The field.
+        field: &'static str,
+        /// The token.
+        token: String,
+    },
+    /// Never matches.
+    NeverMatches {
+        /// Why.
+        why: String,
+    },
+}
+
+impl CronExpr {
+    /// Parses an expression.
+    pub fn parse(text: &str) -> Result<CronExpr, String> {
+        Ok(CronExpr {
+            source: text.to_string(),
+        })
+    }
+    /// The expression as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+    /// 5, 6 or 7.
+    pub fn field_count(&self) -> usize {
+        7
+    }
+    /// Lints.
+    pub fn lints(&self) -> Vec<CronLint> {
+        Vec::new()
+    }
 }
 
 /// Why a period list failed to compile (GitLab Runner: InvalidTimePeriodsError).
@@ -50,15 +114,33 @@ impl Periods {
                 reason,
             })?,
         };
-        Ok(Periods {
-            zone,
-            sources: exprs.to_vec(),
-        })
+        let exprs = exprs
+            .iter()
+            .enumerate()
+            .map(|(index, e)| {
+                CronExpr::parse(e).map_err(|reason| PeriodError::Expression {
+                    index,
+                    expr: e.clone(),
+                    reason,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Periods { zone, exprs })
     }
 
     /// Whether `now` is inside the periods (spec §1.3 in-period test).
     pub fn in_period(&self, _now: Timestamp) -> bool {
-        let _ = (&self.zone, &self.sources);
+        let _ = (&self.zone, &self.exprs);
         false
+    }
+
+    /// The compiled expressions.
+    pub fn expressions(&self) -> &[CronExpr] {
+        &self.exprs
+    }
+
+    /// The zone the expressions are evaluated in.
+    pub fn zone(&self) -> &TimeZone {
+        &self.zone
     }
 }

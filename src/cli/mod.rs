@@ -1,0 +1,50 @@
+//! The `simrun` command line (clap). Subcommands live in their own modules; `main.rs` only
+//! calls [`main`]. Exit codes: 0 ok, 1 findings (e.g. invariant violations), 2 bad input.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod check;
+
+/// Exit code for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code when a run finished but found problems (invariant violations, a failed gate).
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code for bad input (unreadable or invalid files, bad arguments).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Simulate and test GitLab Runner docker+machine autoscaling, deterministically.
+#[derive(Debug, Parser)]
+#[command(name = "simrun", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load a GitLab Runner config.toml as GitLab Runner does, report errors and warnings, and
+    /// show each autoscaling runner's effective settings and its week of idle settings.
+    Check(check::CheckArgs),
+}
+
+/// Parses the command line and runs the subcommand.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Check(args) => check::run(&args),
+    };
+    ExitCode::from(code)
+}
