@@ -1,0 +1,397 @@
+//! Manager tests through its sans-IO interface with a small scripted world: Acquire answers
+//! from a closure, GitLab hands out queued jobs, jobs run for fixed durations.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rand::SeedableRng;
+
+use super::*;
+
+fn settings(concurrent: usize, check_s: u64, runners: &[(i64, i64, bool)]) -> ManagerSettings {
+    ManagerSettings {
+        concurrent,
+        check_interval: SimDuration::from_secs(check_s),
+        runners: runners
+            .iter()
+            .enumerate()
+            .map(|(i, (limit, rc, strict))| RunnerSettings {
+                id: format!("r{i}"),
+                limit: *limit,
+                request_concurrency: *rc,
+                strict_check_interval: *strict,
+            })
+            .collect(),
+    }
+}
+
+/// A scripted world. Every action is answered at the same instant except jobs, which end
+/// after `job_ms`.
+struct World {
+    m: Manager,
+    now: SimTime,
+    jobs: VecDeque<JobId>,
+    job_ms: u64,
+    acquire: Box<dyn FnMut(RunnerIdx) -> AcquireOutcome>,
+    use_fails: u32,
+    running: BTreeMap<SimTime, Vec<WorkerId>>,
+    log: Vec<(u64, Action)>,
+}
+
+impl World {
+    fn new(s: ManagerSettings, jobs: u64, job_ms: u64) -> Self {
+        World {
+            m: Manager::new(s, ChaCha8Rng::seed_from_u64(1)),
+            now: SimTime::ZERO,
+            jobs: (1..=jobs).collect(),
+            job_ms,
+            acquire: Box::new(|_| AcquireOutcome::Nothing),
+            use_fails: 0,
+            running: BTreeMap::new(),
+            log: Vec::new(),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(a) = self.m.poll_action() {
+            self.log.push((self.now.as_millis(), a.clone()));
+            let now = self.now;
+            match a {
+                Action::Acquire { worker, runner } => {
+                    let outcome = (self.acquire)(runner);
+                    self.m.handle(now, Input::AcquireDone { worker, outcome });
+                }
+                Action::RequestJob { worker, .. } => {
+                    let response = self
+                        .jobs
+                        .pop_front()
+                        .map_or(JobResponse::NoJob, JobResponse::Job);
+                    self.m.handle(now, Input::JobResponse { worker, response });
+                }
+                Action::Use { worker, .. } => {
+                    let outcome = if self.use_fails > 0 {
+                        self.use_fails -= 1;
+                        UseOutcome::Failed("Error creating machine".into())
+                    } else {
+                        UseOutcome::Ready {
+                            machine: Some(format!("m{worker}")),
+                            new_data: false,
+                        }
+                    };
+                    self.m.handle(now, Input::UseDone { worker, outcome });
+                }
+                Action::RunJob { worker, .. } => {
+                    self.running
+                        .entry(now + SimDuration::from_millis(self.job_ms))
+                        .or_default()
+                        .push(worker);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs until `end` (ms), jumping from event to event.
+    fn run_until(&mut self, end: u64) {
+        self.m.start(self.now);
+        self.drain();
+        loop {
+            let next_job = self.running.keys().next().copied();
+            let next = match (self.m.poll_timeout(), next_job) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(t) => t,
+                    None => break,
+                },
+            };
+            if next.as_millis() > end {
+                break;
+            }
+            self.now = next;
+            if let Some(ws) = self.running.remove(&next) {
+                for w in ws {
+                    self.m.handle(next, Input::JobDone { worker: w });
+                }
+            }
+            self.m.handle_timeout(next);
+            self.drain();
+        }
+    }
+
+    fn times(&self, pred: impl Fn(&Action) -> bool) -> Vec<u64> {
+        self.log
+            .iter()
+            .filter(|(_, a)| pred(a))
+            .map(|(t, _)| *t)
+            .collect()
+    }
+}
+
+#[test]
+fn feeder_feeds_each_runner_once_per_check_interval() {
+    // Two runners, check_interval 3 s: runner 0 at 0, 3, 6 s; runner 1 at 1.5, 4.5 s (M5).
+    let mut w = World::new(settings(4, 3, &[(0, 1, false), (0, 1, false)]), 0, 1000);
+    w.run_until(7000);
+    let r0 = w.times(|a| matches!(a, Action::Acquire { runner: 0, .. }));
+    let r1 = w.times(|a| matches!(a, Action::Acquire { runner: 1, .. }));
+    assert_eq!(r0, vec![0, 3000, 6000]);
+    assert_eq!(r1, vec![1500, 4500]);
+}
+
+#[test]
+fn feed_interval_divides_by_all_runners_including_other_executors() {
+    let m = Manager::new(
+        settings(1, 3, &[(0, 1, false), (0, 1, false), (0, 1, false)]),
+        ChaCha8Rng::seed_from_u64(0),
+    );
+    assert_eq!(m.feed_interval(), SimDuration::from_millis(1000));
+}
+
+#[test]
+fn no_free_machines_means_no_job_request() {
+    let mut w = World::new(settings(2, 3, &[(0, 1, false)]), 5, 1000);
+    w.acquire = Box::new(|_| AcquireOutcome::NoFreeMachines);
+    w.run_until(10_000);
+    assert_eq!(w.times(|a| matches!(a, Action::Acquire { .. })).len(), 4);
+    assert!(
+        w.times(|a| matches!(a, Action::RequestJob { .. }))
+            .is_empty()
+    );
+    assert_eq!(w.jobs.len(), 5);
+}
+
+#[test]
+fn acquired_machine_is_released_when_no_job_comes() {
+    let mut w = World::new(settings(1, 3, &[(0, 1, false)]), 0, 1000);
+    w.acquire = Box::new(|_| AcquireOutcome::Machine("idle-1".into()));
+    w.run_until(0);
+    let releases: Vec<&Action> = w
+        .log
+        .iter()
+        .map(|(_, a)| a)
+        .filter(|a| matches!(a, Action::Release { .. }))
+        .collect();
+    assert_eq!(
+        releases,
+        vec![&Action::Release {
+            runner: 0,
+            machine: "idle-1".into()
+        }]
+    );
+}
+
+#[test]
+fn a_received_job_requeues_the_runner_at_once_unless_strict() {
+    // Job received at 0 → the runner is requeued on the idle second worker at the same
+    // instant, which takes the second job; with strict_check_interval the second job waits
+    // for the next feed at 3 s.
+    let mut w = World::new(settings(3, 3, &[(0, 4, false)]), 2, 10_000);
+    w.run_until(100);
+    assert_eq!(w.times(|a| matches!(a, Action::RunJob { .. })), vec![0, 0]);
+    let mut s = World::new(settings(3, 3, &[(0, 4, true)]), 2, 10_000);
+    s.run_until(3100);
+    assert_eq!(
+        s.times(|a| matches!(a, Action::RunJob { .. })),
+        vec![0, 3000]
+    );
+}
+
+#[test]
+fn requeue_is_dropped_without_an_idle_worker() {
+    let mut w = World::new(settings(1, 3, &[(0, 1, false)]), 2, 10_000);
+    w.run_until(100);
+    assert!(w.log.iter().any(|(_, a)| matches!(
+        a,
+        Action::Event {
+            what: "requeue dropped: no idle worker",
+            ..
+        }
+    )));
+}
+
+#[test]
+fn concurrent_caps_running_jobs_and_blocks_the_feeder() {
+    // concurrent = 1: one job at a time; the feeder blocks while the worker runs a job, and
+    // resumes the moment it frees up (job ends at 10 s, next cycle at 10 s, not 12 s).
+    let mut w = World::new(settings(1, 3, &[(0, 1, true)]), 3, 10_000);
+    w.run_until(25_000);
+    assert_eq!(
+        w.times(|a| matches!(a, Action::RunJob { .. })),
+        vec![0, 10_000, 20_000]
+    );
+}
+
+#[test]
+fn limit_caps_cycles_before_acquire() {
+    // limit 1: while a job runs, feeds of the runner end before Acquire (M2).
+    let mut w = World::new(settings(4, 3, &[(1, 1, false)]), 3, 10_000);
+    w.run_until(9_000);
+    assert_eq!(w.times(|a| matches!(a, Action::Acquire { .. })), vec![0]);
+    assert!(w.log.iter().any(|(t, a)| *t == 3000
+        && matches!(
+            a,
+            Action::Event {
+                what: "limit reached: no Acquire",
+                ..
+            }
+        )));
+}
+
+#[test]
+fn preparation_is_tried_three_times_three_seconds_apart() {
+    // Use fails every time: attempts at 0, 3, 6 s; after the third failure the build waits
+    // 3 s more (W9) and the job fails with runner_system_failure at 9 s.
+    let mut w = World::new(settings(1, 3, &[(0, 1, true)]), 1, 1000);
+    w.use_fails = 3;
+    w.run_until(9_500);
+    assert_eq!(
+        w.times(|a| matches!(a, Action::Use { .. })),
+        vec![0, 3000, 6000]
+    );
+    let failed: Vec<&(u64, Action)> = w
+        .log
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::JobFailed { .. }))
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, 9000);
+    assert!(matches!(
+        failed[0].1,
+        Action::JobFailed {
+            reason: FailureReason::RunnerSystemFailure,
+            job: 1,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn preparation_succeeding_on_the_second_attempt_runs_the_job() {
+    let mut w = World::new(settings(1, 3, &[(0, 1, true)]), 1, 1000);
+    w.use_fails = 1;
+    w.run_until(10_000);
+    assert_eq!(w.times(|a| matches!(a, Action::RunJob { .. })), vec![3000]);
+    assert!(
+        w.times(|a| matches!(a, Action::JobFailed { .. }))
+            .is_empty()
+    );
+}
+
+#[test]
+fn retriable_responses_back_off_and_hold_the_slots() {
+    let mut m = Manager::new(
+        settings(1, 3, &[(0, 1, false)]),
+        ChaCha8Rng::seed_from_u64(7),
+    );
+    m.start(SimTime::ZERO);
+    assert_eq!(
+        m.poll_action(),
+        Some(Action::Acquire {
+            worker: 0,
+            runner: 0
+        })
+    );
+    m.handle(
+        SimTime::ZERO,
+        Input::AcquireDone {
+            worker: 0,
+            outcome: AcquireOutcome::Machine("a".into()),
+        },
+    );
+    assert_eq!(
+        m.poll_action(),
+        Some(Action::RequestJob {
+            worker: 0,
+            runner: 0,
+            attempt: 1
+        })
+    );
+    let mut now = SimTime::ZERO;
+    for attempt in 1..JOB_REQUEST_ATTEMPTS {
+        m.handle(
+            now,
+            Input::JobResponse {
+                worker: 0,
+                response: JobResponse::Retriable {
+                    status: 503,
+                    retry_after: None,
+                },
+            },
+        );
+        let t = m.poll_timeout().unwrap();
+        let base = 100u64 << (attempt - 1);
+        let waited = t.since(now).as_millis();
+        assert!(
+            waited >= base / 2 && waited <= base + base / 2,
+            "attempt {attempt}: waited {waited} ms"
+        );
+        now = t;
+        m.handle_timeout(now);
+        assert_eq!(
+            m.poll_action(),
+            Some(Action::RequestJob {
+                worker: 0,
+                runner: 0,
+                attempt: attempt + 1
+            })
+        );
+        assert_eq!(m.idle_workers(), 0, "the worker stays held during backoff");
+    }
+    m.handle(
+        now,
+        Input::JobResponse {
+            worker: 0,
+            response: JobResponse::Retriable {
+                status: 503,
+                retry_after: None,
+            },
+        },
+    );
+    assert_eq!(
+        m.poll_action(),
+        Some(Action::Release {
+            runner: 0,
+            machine: "a".into()
+        })
+    );
+    assert_eq!(m.idle_workers(), 1);
+}
+
+#[test]
+fn three_failed_requests_make_the_runner_unhealthy_for_an_hour() {
+    let mut m = Manager::new(
+        settings(1, 3, &[(0, 1, false)]),
+        ChaCha8Rng::seed_from_u64(7),
+    );
+    m.start(SimTime::ZERO);
+    let mut now = SimTime::ZERO;
+    let mut requests = Vec::new();
+    while now.as_millis() < 2 * 3_600_000 {
+        while let Some(a) = m.poll_action() {
+            match a {
+                Action::Acquire { worker, .. } => m.handle(
+                    now,
+                    Input::AcquireDone {
+                        worker,
+                        outcome: AcquireOutcome::Nothing,
+                    },
+                ),
+                Action::RequestJob { worker, .. } => {
+                    requests.push(now.as_millis());
+                    m.handle(
+                        now,
+                        Input::JobResponse {
+                            worker,
+                            response: JobResponse::Failure { status: Some(403) },
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+        now = m.poll_timeout().unwrap();
+        m.handle_timeout(now);
+    }
+    // Requests at 0, 3, 6 s; then skipped for 60 min from 6 s; one forced request at
+    // 3606 s (the first feed after the hour), which fails again; skipped until 7206 s.
+    assert_eq!(requests, vec![0, 3000, 6000, 3_606_000]);
+}
