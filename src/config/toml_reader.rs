@@ -197,20 +197,25 @@ impl<'a, 'i> TableCursor<'a, 'i> {
         .at(Some(found.value.span()))
     }
 
+    /// The value of a TOML integer as a Go `int64`, or an error when it does not fit.
+    fn integer(f: &Found<'_, '_>, n: &toml::de::DeInteger<'_>, log: &mut ReadLog) -> Option<i64> {
+        match i64::from_str_radix(n.as_str(), n.radix()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                log.errors.push(
+                    Diagnostic::error("wrong-type", f.path.clone(), "integer out of range")
+                        .at(Some(f.value.span())),
+                );
+                None
+            }
+        }
+    }
+
     /// A Go `int` field (64-bit). Absent → `None`.
     pub fn int(&mut self, field: &'static str, log: &mut ReadLog) -> Option<i64> {
         let f = self.find(field, log)?;
         match f.value.get_ref() {
-            DeValue::Integer(n) => match i64::from_str_radix(n.as_str(), n.radix()) {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    log.errors.push(
-                        Diagnostic::error("wrong-type", f.path.clone(), "integer out of range")
-                            .at(Some(f.value.span())),
-                    );
-                    None
-                }
-            },
+            DeValue::Integer(n) => Self::integer(&f, n, log),
             _ => {
                 log.errors.push(Self::mismatch(&f, "an integer"));
                 None
@@ -222,16 +227,7 @@ impl<'a, 'i> TableCursor<'a, 'i> {
     pub fn float(&mut self, field: &'static str, log: &mut ReadLog) -> Option<f64> {
         let f = self.find(field, log)?;
         match f.value.get_ref() {
-            DeValue::Integer(n) => match i64::from_str_radix(n.as_str(), n.radix()) {
-                Ok(v) => Some(v as f64),
-                Err(_) => {
-                    log.errors.push(
-                        Diagnostic::error("wrong-type", f.path.clone(), "integer out of range")
-                            .at(Some(f.value.span())),
-                    );
-                    None
-                }
-            },
+            DeValue::Integer(n) => Self::integer(&f, n, log).map(|v| v as f64),
             DeValue::Float(x) => match x.as_str().replace('_', "").parse::<f64>() {
                 Ok(v) => Some(v),
                 Err(_) => {
@@ -326,16 +322,7 @@ impl<'a, 'i> TableCursor<'a, 'i> {
                     None
                 }
             },
-            DeValue::Integer(n) => match i64::from_str_radix(n.as_str(), n.radix()) {
-                Ok(v) => Some((v, true)),
-                Err(_) => {
-                    log.errors.push(
-                        Diagnostic::error("wrong-type", f.path.clone(), "integer out of range")
-                            .at(Some(f.value.span())),
-                    );
-                    None
-                }
-            },
+            DeValue::Integer(n) => Self::integer(&f, n, log).map(|v| (v, true)),
             _ => {
                 log.errors
                     .push(Self::mismatch(&f, "a duration string such as \"5s\""));
