@@ -4,4 +4,5 @@
 //! Modules import downward only: `config` may use `time`, never the other way.
 
 pub mod config;
+pub mod sim;
 pub mod time;

@@ -1,0 +1,6 @@
+//! The simulator: event engine, seeded RNG streams, workloads and fake clouds (DESIGN.md
+//! "Modules": `sim`). Pieces here depend only on `time` (and `config` for runner options), never
+//! on modules above `sim`.
+
+pub mod engine;
+pub mod rng;
