@@ -2,5 +2,6 @@
 //! "Modules": `sim`). Pieces here depend only on `time` (and `config` for runner options), never
 //! on modules above `sim`.
 
+pub mod dist;
 pub mod engine;
 pub mod rng;
