@@ -5,3 +5,4 @@
 pub mod dist;
 pub mod engine;
 pub mod rng;
+pub mod workload;
