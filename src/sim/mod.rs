@@ -4,5 +4,6 @@
 
 pub mod dist;
 pub mod engine;
+pub mod fake_cloud;
 pub mod rng;
 pub mod workload;
