@@ -45,6 +45,10 @@ use crate::sim::dist::{self, Dist, DistError, RawDist};
 use crate::sim::rng::{RngStreams, SimRng};
 use crate::time::{Calendar, SimDuration, SimTime, parse_duration};
 
+/// Most jobs one workload may produce (a guard against typos such as `jobs = 3000000000`;
+/// Poisson workloads are checked against their expected count).
+pub const MAX_JOBS_PER_WORKLOAD: u64 = 1_000_000;
+
 /// A CI job as the simulated GitLab sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Job {
@@ -191,6 +195,11 @@ impl TryFrom<RawWorkload> for Workload {
                 let at =
                     r.at.ok_or("kind = \"burst\" needs `at` (e.g. at = \"30m\")")?;
                 let jobs = r.jobs.ok_or("kind = \"burst\" needs `jobs` (a count)")?;
+                if jobs > MAX_JOBS_PER_WORKLOAD {
+                    return Err(format!(
+                        "`jobs` = {jobs} is more than simrun simulates per workload ({MAX_JOBS_PER_WORKLOAD})"
+                    ));
+                }
                 let over = match &r.over {
                     Some(o) => dur("over", o)?,
                     None => SimDuration::ZERO,
@@ -408,6 +417,12 @@ impl Workload {
                 let peak_rate_per_ms = rate_per_hour * peak / 3_600_000.0;
                 if peak_rate_per_ms <= 0.0 {
                     return Ok(Vec::new());
+                }
+                let expected = peak_rate_per_ms * (to.0 - from.0) as f64;
+                if expected > MAX_JOBS_PER_WORKLOAD as f64 {
+                    return Err(format!(
+                        "rate_per_hour × window would draw ≈{expected:.0} candidate arrivals, more than simrun simulates per workload ({MAX_JOBS_PER_WORKLOAD})"
+                    ));
                 }
                 let mean_gap_ms = 1.0 / peak_rate_per_ms;
                 let mut out = Vec::new();

@@ -358,6 +358,10 @@ fn bad_workload_specs_are_explained() {
             "`rate_per_hour` is not allowed for kind = \"burst\"",
         ),
         (
+            "kind = \"burst\"\nat = \"1m\"\njobs = 3000000000\nduration = \"1m\"",
+            "more than simrun simulates per workload",
+        ),
+        (
             "kind = \"poisson\"\nrate_per_hour = 5\nat = \"1m\"\nduration = \"1m\"",
             "`at` is not allowed for kind = \"poisson\"",
         ),
@@ -424,4 +428,8 @@ fn windows_past_the_scenario_end_are_refused() {
     };
     let e = generate_jobs(&ws, &ctx, &RngStreams::new(1)).unwrap_err();
     assert!(e.message.contains("after the scenario's end"), "{e}");
+    let ws = parse("[[workload]]\nkind = \"poisson\"\nrate_per_hour = 1e9\nduration = \"1m\"\n")
+        .unwrap();
+    let e = generate_jobs(&ws, &ctx, &RngStreams::new(1)).unwrap_err();
+    assert!(e.message.contains("≈1000000000 candidate arrivals"), "{e}");
 }
