@@ -1,9 +1,11 @@
 //! simrun: a deterministic simulation and testing harness for GitLab Runner's `docker+machine`
 //! autoscaler. See `README.md` and `../shared/DESIGN.md` for the architecture.
 //!
-//! Modules import downward only: `config` may use `time`, never the other way.
+//! Modules import downward only (`../shared/DESIGN.md`): cli > sim > manager > autoscaler >
+//! cloud > config > time. A module never imports one above it.
 
 pub mod cli;
 pub mod config;
 pub mod manager;
+pub mod sim;
 pub mod time;
