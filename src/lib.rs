@@ -7,5 +7,6 @@
 pub mod cli;
 pub mod config;
 pub mod manager;
+pub mod scenario;
 pub mod sim;
 pub mod time;

@@ -1,0 +1,129 @@
+//! Scenario loading: valid files, defaults, and precise errors.
+
+use std::path::Path;
+
+use super::*;
+
+fn load(text: &str) -> Result<Scenario, Box<ScenarioError>> {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    load_scenario_str("s.toml", text, &base, &ScenarioOverrides::default())
+}
+
+const HEAD: &str =
+    "[scenario]\nname = \"t\"\nseed = 7\nstart = \"2026-03-02T08:00:00Z\"\nduration = \"2h\"\n";
+const INLINE: &str = "[runner]\ninline = '''\nconcurrent = 4\n[[runners]]\n  name = \"a\"\n  executor = \"docker+machine\"\n  [runners.machine]\n    MachineDriver = \"google\"\n    MachineName = \"m-%s\"\n    IdleCount = 1\n'''\n";
+
+#[test]
+fn loads_an_inline_scenario_with_defaults() {
+    let s = load(&format!(
+        "{HEAD}{INLINE}[[workload]]\nkind = \"burst\"\nat = \"10m\"\njobs = 5\nduration = \"5m\"\n"
+    ))
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(s.seed, 7);
+    assert_eq!(s.duration, SimDuration::from_secs(7200));
+    assert_eq!(s.timezone, "UTC");
+    assert_eq!(s.gitlab.long_poll, SimDuration::ZERO);
+    assert_eq!(s.profiles["a"].name, "gce", "google → gce");
+    assert_eq!(s.workloads.len(), 1);
+}
+
+#[test]
+fn loads_a_config_by_path_relative_to_the_scenario() {
+    let s = load(&format!(
+        "{HEAD}timezone = \"Europe/Berlin\"\n[runner]\nconfig = \"configs/gce-runner.toml\"\n"
+    ))
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(s.runner.config.runners[0].id, "gce-autoscaler");
+    assert_eq!(s.calendar.local.iana_name(), Some("Europe/Berlin"));
+}
+
+fn first_error(text: &str) -> String {
+    match load(text) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.first_line(),
+    }
+}
+
+#[test]
+fn errors_name_the_place_and_what_was_expected() {
+    let e = first_error(&format!("{HEAD}colour = 3\n{INLINE}"));
+    assert!(e.starts_with("s.toml:6:1: error[invalid-scenario]"), "{e}");
+    assert!(e.contains("unknown field `colour`"), "{e}");
+
+    let e = first_error(&format!(
+        "{HEAD}{INLINE}[[workload]]\nkind = \"burst\"\nat = \"10m\"\njobs = \"many\"\nduration = \"5m\"\n"
+    ));
+    assert!(
+        e.contains("workload[0].jobs") || e.contains("workload[0]"),
+        "{e}"
+    );
+    assert!(e.starts_with("s.toml:"), "{e}");
+
+    let e = first_error(&format!("{}{INLINE}", HEAD.replace("2h", "2 hours")));
+    assert!(e.contains("scenario.duration"), "{e}");
+    assert!(e.starts_with("s.toml:5:"), "{e}");
+
+    let e = first_error(&format!(
+        "{}{INLINE}",
+        HEAD.replace("2026-03-02T08:00:00Z", "tomorrow")
+    ));
+    assert!(
+        e.contains("scenario.start") && e.contains("RFC 3339"),
+        "{e}"
+    );
+
+    let e = first_error(&format!("{HEAD}timezone = \"Mars/Olympus\"\n{INLINE}"));
+    assert!(e.contains("unknown-timezone"), "{e}");
+
+    let e = first_error(&format!(
+        "{HEAD}{INLINE}[[faults]]\nkind = \"rate_limit\"\n"
+    ));
+    assert!(
+        e.contains("not supported yet") && e.starts_with("s.toml:17:3:"),
+        "{e}"
+    );
+
+    let e = first_error(&format!(
+        "{HEAD}{INLINE}[[workload]]\nkind = \"burst\"\nat = \"1m\"\njobs = 1\nduration = \"1m\"\nrunner = \"nobody\"\n"
+    ));
+    assert!(e.contains("unknown-runner") && e.contains("nobody"), "{e}");
+
+    let e = first_error(&format!(
+        "{HEAD}[runner]\nconfig = \"configs/missing.toml\"\n"
+    ));
+    assert!(
+        e.contains("configs/missing.toml") && e.contains("cannot read"),
+        "{e}"
+    );
+
+    let e = first_error(&format!("{HEAD}{INLINE}[cloud]\nprofile = \"moon\"\n"));
+    assert!(e.contains("unknown-profile"), "{e}");
+}
+
+#[test]
+fn inline_config_errors_point_into_the_scenario_file() {
+    let bad = INLINE.replace("IdleCount = 1", "IdleCount = \"one\"");
+    let e = first_error(&format!("{HEAD}{bad}"));
+    // HEAD has 5 lines, `[runner]` is line 6, `inline = '''` line 7, IdleCount line 15.
+    assert!(e.starts_with("s.toml:15:17: error[wrong-type]"), "{e}");
+}
+
+#[test]
+fn machines_need_a_docker_machine_runner() {
+    let s = load(&format!(
+        "{HEAD}{INLINE}[[machines]]\nrunner = \"a\"\ncount = 2\nage = \"1h\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        s.machines,
+        vec![PreexistingMachines {
+            runner: "a".into(),
+            count: 2,
+            age: SimDuration::from_secs(3600)
+        }]
+    );
+    let e = first_error(&format!(
+        "{HEAD}{INLINE}[[machines]]\nrunner = \"zz\"\ncount = 2\n"
+    ));
+    assert!(e.contains("machines[0].runner"), "{e}");
+}
