@@ -3,5 +3,7 @@
 //!
 //! Modules import downward only: `config` may use `time`, never the other way.
 
+pub mod autoscaler;
+pub mod cloud;
 pub mod config;
 pub mod time;
