@@ -40,7 +40,7 @@ use super::coordinator::{Coordinator, UseId};
 use super::events::{Event, EventKind};
 use super::machine::{MachineState, Record};
 use super::metrics::{Metrics, StateSample, machine_states};
-use super::naming::belongs_to;
+use super::naming::NameFilter;
 use super::policy::Limits;
 use super::streams::named_stream;
 use super::timers::{Timer, TimerKey, Timers};
@@ -440,20 +440,34 @@ impl Core {
         listing: &StoreListing,
     ) -> Result<Vec<String>, String> {
         let listed = listing.names().map_err(str::to_string)?;
-        let listed_set: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
-        let mut intermediate: Vec<String> = self
+        let filter = NameFilter::new(template);
+        let mut names: Vec<String> = listed
+            .iter()
+            .filter(|n| filter.matches(n))
+            .cloned()
+            .collect();
+        let creating = self
             .records
             .values()
-            .filter(|r| !r.state.is_persisted_on_disk() && !listed_set.contains(r.name.as_str()))
-            .map(|r| r.name.clone())
-            .collect();
+            .filter(|r| !r.state.is_persisted_on_disk());
+        let mut intermediate: Vec<&str> = Vec::new();
+        if creating.clone().next().is_some() {
+            let listed_set: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
+            intermediate = creating
+                .filter(|r| !listed_set.contains(r.name.as_str()))
+                .map(|r| r.name.as_str())
+                .collect();
+        }
+        // The shuffle runs over all runners' intermediate names before filtering, so the
+        // stream's use does not depend on which runner lists.
         shuffle(&mut intermediate, &mut self.map_order);
-        Ok(listed
-            .iter()
-            .cloned()
-            .chain(intermediate)
-            .filter(|n| belongs_to(template, n))
-            .collect())
+        names.extend(
+            intermediate
+                .into_iter()
+                .filter(|n| filter.matches(n))
+                .map(str::to_string),
+        );
+        Ok(names)
     }
 
     /// The runner's config and `[runners.machine]` with a non-empty MachineName, or `None`.
@@ -481,7 +495,7 @@ impl Core {
 }
 
 /// Fisher–Yates with a fixed algorithm (value-stable across `rand` versions).
-fn shuffle(v: &mut [String], rng: &mut ChaCha8Rng) {
+fn shuffle<T>(v: &mut [T], rng: &mut ChaCha8Rng) {
     for i in (1..v.len()).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         v.swap(i, j);

@@ -80,16 +80,36 @@ fn literal_prefix(template: &str) -> Option<String> {
 /// Text after `%s` in the template is **not** checked (quirk Q22). A template without `%s`
 /// never matches (§0 M16).
 pub fn belongs_to(template: &str, name: &str) -> bool {
-    let Some(prefix) = literal_prefix(template) else {
-        return false;
-    };
-    let Some(rest) = name.strip_prefix(prefix.as_str()) else {
-        return false;
-    };
-    rest.trim_start_matches([' ', '\t'])
-        .chars()
-        .next()
-        .is_some_and(|c| !c.is_whitespace())
+    NameFilter::new(template).matches(name)
+}
+
+/// [`belongs_to`] with the template parsed once, for filtering many names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameFilter {
+    prefix: Option<String>,
+}
+
+impl NameFilter {
+    /// The filter of a template.
+    pub fn new(template: &str) -> Self {
+        NameFilter {
+            prefix: literal_prefix(template),
+        }
+    }
+
+    /// Whether `name` passes (see [`belongs_to`]).
+    pub fn matches(&self, name: &str) -> bool {
+        let Some(prefix) = &self.prefix else {
+            return false;
+        };
+        let Some(rest) = name.strip_prefix(prefix.as_str()) else {
+            return false;
+        };
+        rest.trim_start_matches([' ', '\t'])
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_whitespace())
+    }
 }
 
 /// Whether `name` is a valid RFC 1123 DNS label sequence (lower-case letters, digits, `-`, `.`,

@@ -340,13 +340,15 @@ impl Harness {
                     && let Some(f) = self.inflight.remove(&id)
                 {
                     let c = self.outcome(&f);
-                    let store = self.store.clone();
+                    let store = std::mem::take(&mut self.store);
                     self.core.handle(self.now, Input::DriverDone(c), &store);
+                    self.store = store;
                 }
             }
             _ => {
-                let store = self.store.clone();
+                let store = std::mem::take(&mut self.store);
                 self.core.handle_timeout(self.now, &store);
+                self.store = store;
             }
         }
         self.drain();
@@ -383,8 +385,9 @@ impl Harness {
     }
 
     pub fn input(&mut self, input: Input) {
-        let store = self.store.clone();
+        let store = std::mem::take(&mut self.store);
         self.core.handle(self.now, input, &store);
+        self.store = store;
         self.drain();
     }
 
