@@ -522,3 +522,93 @@ fn core_imports_no_clock_thread_async_or_io() {
         }
     }
 }
+
+/// Q22 with one core for all runners: intermediate Creating machines of every runner are
+/// appended to each listing, and the prefix-only filter of `ci-%s` matches `ci-big-…` names,
+/// so runner A counts runner B's creation as its own and starts none.
+#[test]
+fn q22_shared_core_cross_counts_intermediate_machines() {
+    let mut h = Harness::new(vec![
+        runner("a", "", 0, machine("ci-%s", 1, 3600)),
+        runner("b", "", 0, machine("ci-big-%s", 1, 3600)),
+    ]);
+    h.script.hang.insert("create");
+    assert_eq!(h.acquire_now("b"), Err(AcquireError::NoFreeMachines));
+    assert_eq!(h.calls_of("create").len(), 1);
+    assert_eq!(h.acquire_now("a"), Err(AcquireError::NoFreeMachines));
+    assert_eq!(
+        h.calls_of("create").len(),
+        1,
+        "a counted b's Creating machine"
+    );
+    // The other way round does not match: b's filter `ci-big-` rejects `ci-<digits>…`.
+    let mut h2 = Harness::new(vec![
+        runner("a", "", 0, machine("ci-%s", 1, 3600)),
+        runner("b", "", 0, machine("ci-big-%s", 1, 3600)),
+    ]);
+    h2.script.hang.insert("create");
+    let _ = h2.acquire_now("a");
+    let _ = h2.acquire_now("b");
+    assert_eq!(h2.calls_of("create").len(), 2);
+}
+
+/// Requests name their runner: an unknown runner or one without `[runners.machine]` gets a
+/// clear error, never a panic.
+#[test]
+fn unknown_runner_and_missing_machine_options() {
+    let mut plain = runner("shell", "", 0, machine("%s", 0, 0));
+    plain.machine = None;
+    let mut h = Harness::new(vec![runner(R, "", 0, machine("", 1, 0)), plain]);
+    assert_eq!(h.acquire_now(R), Err(AcquireError::MissingMachineOptions));
+    assert_eq!(
+        h.acquire_now(R).unwrap_err().to_string(),
+        "missing Machine options"
+    );
+    assert_eq!(
+        h.acquire_now("shell"),
+        Err(AcquireError::MissingMachineOptions)
+    );
+    assert!(matches!(
+        h.acquire_now("nobody"),
+        Err(AcquireError::UnknownRunner(_))
+    ));
+    assert!(h.use_now("nobody", None).is_err());
+    assert!(h.calls.is_empty());
+}
+
+/// The state gauge and counters follow a machine through create, use and removal.
+#[test]
+fn metrics_follow_the_lifecycle() {
+    use simrun::autoscaler::metrics::ActionLabel;
+    let mut h = Harness::single(0, machine("%s", 0, 0));
+    h.script.state = Some(simrun::cloud::DriverState {
+        driver: "google".into(),
+        zone: "europe-west1-b".into(),
+        project: "p".into(),
+        machine_type: "e2-medium".into(),
+    });
+    let u = h.use_now(R, None).expect("use");
+    let gauge = h.core.machine_states(h.now);
+    let used: Vec<_> = gauge
+        .iter()
+        .filter(|s| s.state == "used" && s.value == 1)
+        .collect();
+    assert_eq!(used.len(), 1);
+    assert_eq!(used[0].targets.region, "europe-west1");
+    h.release(R, &u.machine);
+    h.advance(1);
+    let _ = h.acquire_now(R);
+    h.settle(10 * 60_000);
+    let m = h.core.metrics();
+    for a in [
+        ActionLabel::Created,
+        ActionLabel::Used,
+        ActionLabel::Removed,
+    ] {
+        assert_eq!(m.action_total(a), 1, "{a}");
+    }
+    assert_eq!(m.creation.count, 1);
+    // 60 s lies above the 58.59375 s bucket and within the 73.2421875 s one.
+    assert_eq!(m.creation.cumulative(3), 0);
+    assert_eq!(m.creation.cumulative(4), 1);
+}

@@ -12,7 +12,7 @@ pub const REASON_TOO_MANY_BUILDS: &str = "too many builds";
 pub const REASON_TOO_MANY_MACHINES: &str = "too many machines";
 /// Removal reason of the update pass: past IdleTime with the target met (spec §3.8 rule 4).
 pub const REASON_TOO_MANY_IDLE: &str = "too many idle machines";
-/// The "keep" sentinel's string value, literally `don't remote` [sic] (spec §3.8 rule 5).
+/// The "keep" sentinel's string value, literally `don't remote` (sic) (spec §3.8 rule 5).
 pub const REASON_KEEP: &str = "don't remote";
 /// Removal reason when find-free's CanConnect fails (spec §2.3, §3.4 step 6).
 pub const REASON_UNAVAILABLE: &str = "machine is unavailable";
