@@ -358,7 +358,7 @@ pub fn load_scenario_str(
     let runner = match (&raw.runner.config, &raw.runner.inline) {
         (Some(p), None) => {
             let path = base_dir.join(p);
-            load_config_file(&path, &opts).map_err(config_error)?
+            load_config_file(&path, &opts).map_err(|f| config_error(*f))?
         }
         (None, Some(inline)) => load_inline(name, text, &doc, inline, &opts)?,
         _ => {
@@ -480,7 +480,7 @@ pub fn load_scenario_str(
     })
 }
 
-fn config_error(f: Box<crate::config::LoadFailure>) -> Box<ScenarioError> {
+fn config_error(f: crate::config::LoadFailure) -> Box<ScenarioError> {
     let src = f.source.clone();
     Box::new(ScenarioError {
         items: f.errors.into_iter().map(|d| (d, src.clone())).collect(),
@@ -505,19 +505,15 @@ fn load_inline(
         })
         .and_then(|span| {
             let raw = text.get(span.clone())?;
-            let skip = if raw.starts_with("'''") {
-                3 + usize::from(raw[3..].starts_with('\n'))
-            } else {
-                return None;
-            };
-            Some(span.start + skip)
+            let body = raw.strip_prefix("'''")?;
+            Some(span.start + 3 + usize::from(body.starts_with('\n')))
         });
     let display = format!("{name} [runner.inline]");
     match load_config_str(&display, inline, opts) {
         Ok(l) => Ok(l),
         Err(f) => {
             let Some(off) = offset else {
-                return Err(config_error(f));
+                return Err(config_error(*f));
             };
             // Re-locate against the scenario file: same bytes, shifted by the string's start.
             let src =
