@@ -29,9 +29,10 @@
 //!   and is placed in the second pass, an hour away: **no expression is active** for those
 //!   3 601 seconds, not even `* * * * * * *`. During the second pass (CET) periods work normally.
 //!
-//! Cost: away from a change (more than a few hours from one) the test is one zone lookup, one
-//! transition lookup and one bitset match per expression, with no allocation. Near a change it
-//! examines the few wall-clock seconds whose Go instant can fall within ±1 s of now.
+//! Cost: away from a change (more than a few hours from one) the test is one binary search in
+//! the zone's precomputed changes ([`ZoneChanges`]), one civil conversion and one bitset match
+//! per expression, with no allocation. Near a change it examines the few wall-clock seconds
+//! whose Go instant can fall within ±1 s of now.
 
 use jiff::Timestamp;
 use jiff::civil::DateTime;
@@ -48,17 +49,25 @@ const MAX_OFFSETS: usize = 16;
 
 /// spec §1.3 in-period test for `exprs` in `zone` at `now` (module doc): true iff some
 /// expression's next wall-clock match, placed by Go's `time.Date` rule, lies within 1 s of now.
-pub(super) fn in_period(exprs: &[CronExpr], zone: &TimeZone, now: Timestamp) -> bool {
+/// `changes` must have been built from `zone`.
+pub(super) fn in_period(
+    exprs: &[CronExpr],
+    zone: &TimeZone,
+    changes: &ZoneChanges,
+    now: Timestamp,
+) -> bool {
     if exprs.is_empty() {
         return false;
     }
     let floor = now.as_second() - i64::from(now.subsec_nanosecond() < 0);
     let whole = now.subsec_nanosecond() == 0;
-    let o_now = i64::from(zone.to_offset(now).seconds());
+    if !changes.covers(floor - NEAR, floor + NEAR) {
+        // Before 1968 or after 2100 no second within a day of now lies in 1970–2099.
+        return false;
+    }
+    let near = changes.nearby(floor);
     // Wall clock of floor(now), as seconds of a civil time read as UTC.
-    let w0 = floor + o_now;
-
-    let near = Nearby::collect(zone, floor);
+    let w0 = floor + near.offset_now;
     if !near.may_shift(floor) {
         return match civil(w0 + 1) {
             Some(c1) => exprs.iter().any(|e| e.matches(c1)),
@@ -137,8 +146,87 @@ pub(super) fn go_date(zone: &TimeZone, civil_secs: i64) -> Option<i64> {
     Some(civil_secs - o2)
 }
 
+/// A zone's offset changes from 1968 to 2101, precomputed at compile time so that the
+/// in-period test needs one binary search instead of two zone-database lookups.
+#[derive(Clone, Debug)]
+pub(super) struct ZoneChanges {
+    /// First second covered (Unix seconds).
+    from: i64,
+    /// Last second covered.
+    to: i64,
+    /// The offset in force at `from` (seconds east of UTC).
+    initial: i64,
+    /// Each change: (Unix second it takes effect, offset from then on), ascending.
+    changes: Vec<(i64, i64)>,
+}
+
+impl ZoneChanges {
+    /// 1968-01-01T00:00:00Z and 2101-01-01T00:00:00Z: the years periods can match, with a
+    /// margin larger than [`NEAR`].
+    const FROM: i64 = -63_158_400;
+    const TO: i64 = 4_133_980_800;
+
+    /// Collects `zone`'s changes in the covered span.
+    pub(super) fn new(zone: &TimeZone) -> ZoneChanges {
+        let (Ok(from), Ok(_)) = (
+            Timestamp::from_second(Self::FROM),
+            Timestamp::from_second(Self::TO),
+        ) else {
+            return ZoneChanges {
+                from: 0,
+                to: -1,
+                initial: 0,
+                changes: Vec::new(),
+            };
+        };
+        let changes = zone
+            .following(from)
+            .map(|t| (t.timestamp().as_second(), i64::from(t.offset().seconds())))
+            .take_while(|(at, _)| *at <= Self::TO)
+            .collect();
+        ZoneChanges {
+            from: Self::FROM,
+            to: Self::TO,
+            initial: i64::from(zone.to_offset(from).seconds()),
+            changes,
+        }
+    }
+
+    fn covers(&self, lo: i64, hi: i64) -> bool {
+        lo >= self.from && hi <= self.to
+    }
+
+    /// The offset in force at Unix second `t` (covered span only).
+    fn offset_at(&self, t: i64) -> i64 {
+        match self.changes.partition_point(|(at, _)| *at <= t) {
+            0 => self.initial,
+            i => self.changes[i - 1].1,
+        }
+    }
+
+    /// The changes within ±[`NEAR`] of `floor` (covered span only).
+    fn nearby(&self, floor: i64) -> Nearby {
+        let start = self.changes.partition_point(|(at, _)| *at <= floor - NEAR);
+        let mut near = Nearby::empty(self.offset_at(floor));
+        for &(at, offset) in &self.changes[start..] {
+            if at > floor + NEAR || near.n_changes == MAX_OFFSETS {
+                break;
+            }
+            if near.n_changes == 0 {
+                near.push_offset(self.offset_at(floor - NEAR));
+            }
+            near.changes[near.n_changes] = at;
+            near.n_changes += 1;
+            near.push_offset(offset);
+        }
+        near
+    }
+}
+
 /// The zone's changes within ±[`NEAR`] of now and the offsets in force around them.
 struct Nearby {
+    /// The offset in force at now.
+    offset_now: i64,
     offsets: [i64; MAX_OFFSETS],
     n_offsets: usize,
     changes: [i64; MAX_OFFSETS],
@@ -146,29 +234,14 @@ struct Nearby {
 }
 
 impl Nearby {
-    fn collect(zone: &TimeZone, floor: i64) -> Nearby {
-        let mut near = Nearby {
+    fn empty(offset_now: i64) -> Nearby {
+        Nearby {
+            offset_now,
             offsets: [0; MAX_OFFSETS],
             n_offsets: 0,
             changes: [0; MAX_OFFSETS],
             n_changes: 0,
-        };
-        let Ok(from) = Timestamp::from_second(floor - NEAR) else {
-            return near;
-        };
-        for t in zone.following(from) {
-            let at = t.timestamp().as_second();
-            if at > floor + NEAR || near.n_changes == MAX_OFFSETS {
-                break;
-            }
-            if near.n_changes == 0 {
-                near.push_offset(i64::from(zone.to_offset(from).seconds()));
-            }
-            near.changes[near.n_changes] = at;
-            near.n_changes += 1;
-            near.push_offset(i64::from(t.offset().seconds()));
         }
-        near
     }
 
     fn push_offset(&mut self, o: i64) {
@@ -195,5 +268,63 @@ impl Nearby {
         self.changes[..self.n_changes]
             .iter()
             .any(|&t| t > from && t <= to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_changes_agree_with_the_zone_database() {
+        for name in [
+            "Europe/Berlin",
+            "America/New_York",
+            "Australia/Lord_Howe",
+            "UTC",
+        ] {
+            let zone = crate::time::lookup_zone(name).expect("bundled zone");
+            let table = ZoneChanges::new(&zone);
+            let mut t = ZoneChanges::FROM;
+            while t <= ZoneChanges::TO {
+                let ts = Timestamp::from_second(t).expect("in range");
+                assert_eq!(
+                    table.offset_at(t),
+                    i64::from(zone.to_offset(ts).seconds()),
+                    "{name} at {ts}"
+                );
+                t += 6 * 3600 + 17;
+            }
+        }
+    }
+
+    #[test]
+    fn go_date_places_gap_and_repeated_times_like_go() {
+        let berlin = crate::time::lookup_zone("Europe/Berlin").expect("bundled zone");
+        let civil_secs = |s: &str| {
+            let d: DateTime = s.parse().expect("civil datetime");
+            Offset::UTC.to_timestamp(d).expect("in range").as_second()
+        };
+        let unix = |s: &str| s.parse::<Timestamp>().expect("timestamp").as_second();
+        // Gap: 02:30 on 2024-03-31 becomes 03:30 CEST (01:30Z).
+        assert_eq!(
+            go_date(&berlin, civil_secs("2024-03-31T02:30:00")),
+            Some(unix("2024-03-31T01:30:00Z"))
+        );
+        // Repeated: 02:30 on 2024-10-27 is the second pass, 02:30 CET (01:30Z).
+        assert_eq!(
+            go_date(&berlin, civil_secs("2024-10-27T02:30:00")),
+            Some(unix("2024-10-27T01:30:00Z"))
+        );
+        // New York (west of UTC): the gap moves back, the repeated hour takes the first pass.
+        let ny = crate::time::lookup_zone("America/New_York").expect("bundled zone");
+        assert_eq!(
+            go_date(&ny, civil_secs("2024-03-10T02:30:00")),
+            Some(unix("2024-03-10T06:30:00Z"))
+        );
+        assert_eq!(
+            go_date(&ny, civil_secs("2024-11-03T01:30:00")),
+            Some(unix("2024-11-03T05:30:00Z"))
+        );
     }
 }

@@ -29,6 +29,7 @@ pub use lint::CronLint;
 #[derive(Clone, Debug)]
 pub struct Periods {
     zone: TimeZone,
+    changes: instant::ZoneChanges,
     exprs: Vec<CronExpr>,
 }
 
@@ -91,6 +92,7 @@ impl Periods {
             })?,
         };
         Ok(Periods {
+            changes: instant::ZoneChanges::new(&zone),
             zone,
             exprs: compiled,
         })
@@ -109,7 +111,7 @@ impl Periods {
     ///
     /// An empty list is never active. Cheap: no allocation; see the `instant` module doc.
     pub fn in_period(&self, now: Timestamp) -> bool {
-        instant::in_period(&self.exprs, &self.zone, now)
+        instant::in_period(&self.exprs, &self.zone, &self.changes, now)
     }
 
     /// The compiled expressions, in the order written.

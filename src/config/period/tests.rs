@@ -316,6 +316,25 @@ fn year_bounds_end_every_period_at_2099() {
 }
 
 #[test]
+fn instants_far_outside_1970_to_2099_are_never_in_period() {
+    let p = periods(
+        &["* * * * * * *", "@hourly"],
+        "Europe/Berlin",
+        &TimeZone::UTC,
+    );
+    for t in [
+        Timestamp::MIN,
+        ts("1900-06-01T12:00:00Z"),
+        ts("1967-12-31T23:59:59Z"),
+        ts("2101-01-01T00:00:00Z"),
+        ts("2200-06-01T12:00:00Z"),
+        Timestamp::MAX,
+    ] {
+        assert!(!p.in_period(t), "{t}");
+    }
+}
+
+#[test]
 fn negative_sub_second_instants_floor_correctly() {
     // 1969-12-31T23:59:59.5Z: floor is 23:59:59, the next second 1970-01-01T00:00:00 matches.
     let p = periods(&["* * * * * * 1970"], "UTC", &TimeZone::UTC);
