@@ -38,8 +38,29 @@ pub(super) const ALIASES: [(&str, &str); 6] = [
     ("@hourly", "0 0 * * * * *"),
 ];
 
-/// A parsed period expression (spec §1.3). Cheap to match: every field is a bitset, the day
-/// rules are small bitsets too, and [`CronExpr::matches`] never allocates.
+/// A parsed period expression in gorhill/cronexpr syntax (spec §1.3, §0 W5, M14).
+///
+/// Fields `[second] minute hour day-of-month month day-of-week [year]`: 7 as written; 6 =
+/// minute…year with second 0; 5 = minute…day-of-week with second 0 and any year; fewer is an
+/// error, more are ignored. Values: second/minute 0–59, hour 0–23, day-of-month 1–31 plus `L`
+/// (last day), `LW` (last weekday), `nW` (weekday nearest day `n`, never leaving the month),
+/// month 1–12 or `jan`…`dec`/`january`…`december`, day-of-week 0–7 (0 and 7 Sunday) or
+/// `sun`…`sat`/`sunday`…`saturday` plus `dL` (last weekday `d` of the month) and `d#k`
+/// (`k`-th weekday `d`, `k` 1–5), year 1970–2099; names in any case. `*` and `?` (every
+/// value), `a-b` (inclusive, never wraps: day-of-week `7` becomes 0 first, so `1-7` is empty),
+/// lists `a,b`, steps `*/n`, `a/n`, `a-b/n` with `n` in 1…field maximum (day-of-week: 6).
+/// Aliases `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`, `@hourly` expand to
+/// 7-field forms with second 0; `@midnight`, `@minutely`, `@reboot`, `@every` do not exist.
+///
+/// Day rule: when day-of-month **and** day-of-week are both restricted (not `*`/`?`; a step
+/// such as `*/1` is restricted), a day matches if either does; otherwise only the restricted
+/// one counts, or every day.
+///
+/// Quirks kept: zero-padded month `01`–`09` reads as month 0 (never) and day-of-week
+/// `01`–`06` as Sunday; `*` ends a second/minute/hour/month/year field, so later entries are
+/// not checked; reversed ranges add nothing. [`CronExpr::lints`] reports these.
+///
+/// Cheap to match: every field is a bitset, and [`CronExpr::matches`] never allocates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CronExpr {
     source: String,
@@ -153,7 +174,7 @@ impl CronExpr {
     }
 
     /// Whether the wall-clock fields of `local` (any zone; sub-seconds ignored) match every
-    /// field, with the day rule of the module doc. Years outside 1970–2099 never match.
+    /// field, with the day rule (see [`CronExpr`]). Years outside 1970–2099 never match.
     #[inline]
     pub fn matches(&self, local: DateTime) -> bool {
         self.matches_minute(local) && bit(self.seconds, local.second())

@@ -17,7 +17,8 @@
 //!   (02:30 → 02:30 CET, the second pass). Zones west of UTC get the earlier one, and gap times
 //!   move an hour back.
 //!
-//! What that means for periods (all reproduced here, tested on Europe/Berlin):
+//! What that means for periods (all reproduced here; tested on Europe/Berlin, and against a
+//! reference for Europe/Berlin and America/New_York):
 //! * Away from a change (the normal case) the period is active iff the wall-clock second after
 //!   `floor(now)` matches: the window shifted one second early (W4).
 //! * Spring forward (02:00 CET → 03:00 CEST): at 01:59:59 CET the next wall second is the
@@ -62,7 +63,8 @@ pub(super) fn in_period(
     let floor = now.as_second() - i64::from(now.subsec_nanosecond() < 0);
     let whole = now.subsec_nanosecond() == 0;
     if !changes.covers(floor - NEAR, floor + NEAR) {
-        // Before 1968 or after 2100 no second within a day of now lies in 1970–2099.
+        // Within 3 days of 1968-01-01 or 2101-01-01, or beyond: the wall clock of the next
+        // second is in 1968 or earlier, or in 2100 or later, so no expression can be next.
         return false;
     }
     let near = changes.nearby(floor);

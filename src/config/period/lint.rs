@@ -2,6 +2,8 @@
 //! quirk Q5). GitLab Runner reports none of these; the config loader turns them into simrun
 //! warnings or errors.
 
+use std::fmt;
+
 use jiff::civil;
 
 use super::cron::{CronExpr, Note};
@@ -38,10 +40,10 @@ pub enum CronLint {
     },
     /// A reversed range in the second, minute, hour or month field (`22-6`) that leaves the
     /// field with **no value at all**: GitLab Runner loads the config but **crashes** at the
-    /// first Acquire (an index into an empty list, W5; the same holds for the month field).
-    /// simrun treats the expression as never matching. Reported for each reversed entry of
-    /// such a field. (When other entries give the field a value, see
-    /// [`CronLint::IgnoredRange`].)
+    /// first Acquire (an index into an empty list, W5; the same holds for the month field),
+    /// unless every year of the year field is already past by then. simrun treats the
+    /// expression as never matching. Reported for each reversed entry of such a field. (When
+    /// other entries give the field a value, see [`CronLint::IgnoredRange`].)
     ReversedTimeRange {
         /// `"second"`, `"minute"`, `"hour"` or `"month"`.
         field: &'static str,
@@ -71,6 +73,43 @@ pub enum CronLint {
         /// Why, in words.
         why: String,
     },
+}
+
+impl fmt::Display for CronLint {
+    /// A one-line explanation for a config warning, naming the spec section.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CronLint::SecondsFixed { fields } => write!(
+                f,
+                "{fields}-field expression: the second is fixed to 0, so it is active only about 1 s per matching minute (spec §1.3, Q5); write 7 fields such as \"* * 9-17 * * mon-fri *\""
+            ),
+            CronLint::Alias { alias } => write!(
+                f,
+                "{alias} expands to a 7-field expression with second 0: active only about 1 s per occurrence (spec §0 M14)"
+            ),
+            CronLint::EmptyDayOfWeekRange { token } => write!(
+                f,
+                "day-of-week range {token:?} is empty: 7 becomes 0 before ranges expand and ranges never wrap (spec §0 W5); list the days (\"sat,sun\") or use 0-6"
+            ),
+            CronLint::EmptyDayOfMonthRange { token } => write!(
+                f,
+                "day-of-month range {token:?} is reversed and adds no day (spec §0 W5)"
+            ),
+            CronLint::ReversedTimeRange { field, token } => write!(
+                f,
+                "{field} range {token:?} is reversed and leaves the field empty: GitLab Runner loads it but crashes at the first Acquire (spec §0 W5); simrun treats it as never active"
+            ),
+            CronLint::IgnoredRange { field, token } => write!(
+                f,
+                "{field} range {token:?} is reversed and adds nothing (ranges never wrap, spec §0 W5)"
+            ),
+            CronLint::ZeroPaddedValue { field, token } => write!(
+                f,
+                "{field} value {token:?} is zero-padded: gorhill/cronexpr reads it as 0 (month 0 never matches, weekday 0 is Sunday); drop the leading zero"
+            ),
+            CronLint::NeverMatches { why } => write!(f, "never active: {why}"),
+        }
+    }
 }
 
 impl CronExpr {

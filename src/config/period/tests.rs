@@ -1053,6 +1053,16 @@ fn lints_zero_padded_values() {
 }
 
 #[test]
+fn lints_explain_themselves() {
+    let text = |e: &str| -> Vec<String> { expr(e).lints().iter().map(|l| l.to_string()).collect() };
+    assert!(text("* 8-17 * * *")[0].contains("about 1 s per matching minute"));
+    assert!(text("@weekly")[0].contains("@weekly"));
+    assert!(text("* * * * * 1-7 *")[0].contains("\"1-7\""));
+    assert!(text("* * 22-6 * * * *")[0].contains("crashes"));
+    assert!(text("* * * * * * 2050-2020")[1].starts_with("never active"));
+}
+
+#[test]
 fn lints_never_matching_calendars() {
     for s in [
         "0 0 0 30 2 * *",
