@@ -266,3 +266,38 @@ fn load_errors_are_collected_and_located() {
     );
     assert_eq!(error_codes("a = = 1\n"), vec!["toml-syntax"]);
 }
+
+#[test]
+fn period_warnings_for_never_matching_days_short_forms_and_aliases() {
+    let cases: &[(&str, &str)] = &[
+        ("* * 9-17 * * sat-sun *", "period-never-matches"),
+        ("* * 9-17 * * mon-sun *", "period-never-matches"),
+        ("* 9-17 * * mon-fri", "period-seconds-fixed"),
+        ("* 9-17 * * mon-fri 2026", "period-seconds-fixed"),
+        ("@daily", "period-alias"),
+        ("* * 22-6,8 * * * *", "period-ignored-range"),
+    ];
+    for (period, code) in cases {
+        let l = load(&format!(
+            "{DM}    IdleCount = 1\n    [[runners.machine.autoscaling]]\n      Periods = [\"{period}\"]\n      IdleCount = 2\n"
+        ));
+        let w = l.warnings.iter().find(|w| w.code == *code);
+        assert!(
+            w.is_some(),
+            "{period:?}: expected {code}, got {:?}",
+            codes(&l)
+        );
+        assert_eq!(
+            w.unwrap().line,
+            Some(8),
+            "{period:?} located at the Periods line"
+        );
+    }
+    // Day-of-week 7 alone and `sat,sun` work: no warning.
+    for period in ["* * * * * 7 *", "* * * * * sat,sun *"] {
+        let l = load(&format!(
+            "{DM}    IdleCount = 1\n    [[runners.machine.autoscaling]]\n      Periods = [\"{period}\"]\n      IdleCount = 2\n"
+        ));
+        assert!(codes(&l).is_empty(), "{period:?}: {:?}", l.warnings);
+    }
+}

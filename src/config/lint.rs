@@ -360,6 +360,18 @@ fn period_lint(path: &str, source: &str, lint: &CronLint, log: &mut ReadLog) {
             path,
             format!("day-of-month range {token:?} is reversed, so it never matches (spec §0 W5)"),
         ),
+        CronLint::IgnoredRange { field, token } => Diagnostic::warning(
+            "period-ignored-range",
+            path,
+            format!("reversed {field} range {token:?} adds nothing (ranges never wrap, spec §0 W5); only the field's other entries apply"),
+        )
+        .help("split it, e.g. hours \"22-23,0-6\""),
+        CronLint::ZeroPaddedValue { field, token } => Diagnostic::warning(
+            "period-zero-padded",
+            path,
+            format!("zero-padded {field} value {token:?}: gorhill/cronexpr reads it as 0 (month 0 never matches; weekday 0 is Sunday)"),
+        )
+        .help("write the value without a leading zero"),
         CronLint::NeverMatches { why } => Diagnostic::warning(
             "period-never-matches",
             path,
