@@ -28,7 +28,6 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rand::RngCore;
-use rand_chacha::ChaCha8Rng;
 
 use crate::cloud::{CallId, CallKind, Completion, DriverCall, DriverError, StoreListing, Timeouts};
 use crate::config::RunnerConfig;
@@ -42,9 +41,9 @@ use super::machine::{MachineState, Record};
 use super::metrics::{Metrics, StateSample, machine_states};
 use super::naming::NameFilter;
 use super::policy::Limits;
-use super::streams::named_stream;
 use super::timers::{Timer, TimerKey, Timers};
 use super::use_machine::UseTask;
+use crate::random::{RngStreams, SimRng};
 
 /// How long a positive CanConnect result is cached (spec §3.12).
 pub const CAN_CONNECT_CACHE: SimDuration = SimDuration::from_mins(5);
@@ -143,8 +142,8 @@ pub struct Core {
     pub(super) calendar: Calendar,
     pub(super) runners: BTreeMap<String, RunnerConfig>,
     pub(super) records: BTreeMap<String, Record>,
-    pub(super) naming: ChaCha8Rng,
-    pub(super) map_order: ChaCha8Rng,
+    pub(super) naming: SimRng,
+    pub(super) map_order: SimRng,
     pub(super) timeouts: Timeouts,
     next_id: u64,
     pub(super) calls: BTreeMap<CallId, PendingCall>,
@@ -181,8 +180,8 @@ impl Core {
             calendar,
             runners: runners.into_iter().map(|r| (r.id.clone(), r)).collect(),
             records: BTreeMap::new(),
-            naming: named_stream(options.seed, "naming"),
-            map_order: named_stream(options.seed, "map-order"),
+            naming: RngStreams::new(options.seed).stream("naming"),
+            map_order: RngStreams::new(options.seed).stream("map-order"),
             timeouts: options.timeouts,
             next_id: 0,
             calls: BTreeMap::new(),
@@ -495,7 +494,7 @@ impl Core {
 }
 
 /// Fisher–Yates with a fixed algorithm (value-stable across `rand` versions).
-fn shuffle<T>(v: &mut [T], rng: &mut ChaCha8Rng) {
+fn shuffle<T>(v: &mut [T], rng: &mut SimRng) {
     for i in (1..v.len()).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         v.swap(i, j);

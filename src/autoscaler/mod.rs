@@ -6,7 +6,7 @@
 //! filter (§2.5); [`policy`] the idle target, admission and removal decisions (§3.2, §3.3,
 //! §3.8); [`coordinator`] the per-runner coordinator (§3.7); [`metrics`] (§3.13); [`events`]
 //! the decision log; `acquire`, `use_machine`, `create`, `removal` the operations (§3.4, §3.6,
-//! §3.9–§3.11) as `impl Core` blocks; [`timers`] and [`streams`] plumbing.
+//! §3.9–§3.11) as `impl Core` blocks; [`timers`] plumbing; named random streams come from [`crate::random`].
 //!
 //! Shutdown and drain (§4) are a later issue: they will add an `Input::Shutdown` and work on
 //! the records plus the creation/removal operations that `core.rs` keeps per machine.
@@ -22,7 +22,6 @@ pub mod metrics;
 pub mod naming;
 pub mod policy;
 mod removal;
-pub mod streams;
 pub mod timers;
 mod use_machine;
 

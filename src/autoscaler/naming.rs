@@ -132,7 +132,10 @@ pub fn is_rfc1123_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autoscaler::streams::named_stream;
+    use crate::random::RngStreams;
+    fn named_stream(seed: u64, name: &str) -> crate::random::SimRng {
+        RngStreams::new(seed).stream(name)
+    }
     use crate::config::token::filter_template;
 
     fn name_for(token: &str, machine_name: &str, seed: u64) -> String {

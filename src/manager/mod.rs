@@ -27,8 +27,8 @@
 
 pub mod adaptive;
 
+use crate::random::SimRng;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 use crate::config::Config;
 use crate::time::{SimDuration, SimTime};
@@ -334,12 +334,12 @@ pub struct Manager {
     feeder: Feeder,
     next_runner: usize,
     actions: std::collections::VecDeque<Action>,
-    jitter: ChaCha8Rng,
+    jitter: SimRng,
 }
 
 impl Manager {
     /// A manager for `settings`; `jitter` is the seeded stream for job-request backoff jitter.
-    pub fn new(settings: ManagerSettings, jitter: ChaCha8Rng) -> Self {
+    pub fn new(settings: ManagerSettings, jitter: SimRng) -> Self {
         let workers = (0..settings.concurrent.max(1))
             .map(|_| Worker {
                 runner: 0,

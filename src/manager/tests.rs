@@ -3,8 +3,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use rand::SeedableRng;
-
 use super::*;
 
 fn settings(concurrent: usize, check_s: u64, runners: &[(i64, i64, bool)]) -> ManagerSettings {
@@ -40,7 +38,7 @@ struct World {
 impl World {
     fn new(s: ManagerSettings, jobs: u64, job_ms: u64) -> Self {
         World {
-            m: Manager::new(s, ChaCha8Rng::seed_from_u64(1)),
+            m: Manager::new(s, crate::random::RngStreams::new(1).stream("manager")),
             now: SimTime::ZERO,
             jobs: (1..=jobs).collect(),
             job_ms,
@@ -141,7 +139,7 @@ fn feeder_feeds_each_runner_once_per_check_interval() {
 fn feed_interval_divides_by_all_runners_including_other_executors() {
     let m = Manager::new(
         settings(1, 3, &[(0, 1, false), (0, 1, false), (0, 1, false)]),
-        ChaCha8Rng::seed_from_u64(0),
+        crate::random::RngStreams::new(0).stream("manager"),
     );
     assert_eq!(m.feed_interval(), SimDuration::from_millis(1000));
 }
@@ -280,7 +278,7 @@ fn preparation_succeeding_on_the_second_attempt_runs_the_job() {
 fn retriable_responses_back_off_and_hold_the_slots() {
     let mut m = Manager::new(
         settings(1, 3, &[(0, 1, false)]),
-        ChaCha8Rng::seed_from_u64(7),
+        crate::random::RngStreams::new(7).stream("manager"),
     );
     m.start(SimTime::ZERO);
     assert_eq!(
@@ -360,7 +358,7 @@ fn retriable_responses_back_off_and_hold_the_slots() {
 fn three_failed_requests_make_the_runner_unhealthy_for_an_hour() {
     let mut m = Manager::new(
         settings(1, 3, &[(0, 1, false)]),
-        ChaCha8Rng::seed_from_u64(7),
+        crate::random::RngStreams::new(7).stream("manager"),
     );
     m.start(SimTime::ZERO);
     let mut now = SimTime::ZERO;

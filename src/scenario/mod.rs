@@ -45,9 +45,9 @@ use serde::Deserialize;
 
 use crate::config::diagnostic::{Diagnostic, SourceFile, one_line, render};
 use crate::config::{LoadOptions, LoadedConfig, load_config_file, load_config_str};
-use crate::sim::fake_cloud::{Profile, profile_name_for_driver};
-use crate::sim::workload::Workload;
+use crate::fake_cloud::{Profile, profile_name_for_driver};
 use crate::time::{Calendar, SimDuration, lookup_zone, parse_duration};
+use crate::workload::Workload;
 
 /// A loaded, validated scenario.
 #[derive(Clone, Debug)]
@@ -425,7 +425,7 @@ pub fn load_scenario_str(
     let fakes_dir = overrides
         .fakes_dir
         .clone()
-        .unwrap_or_else(crate::sim::fake_cloud::shipped_fakes_dir);
+        .unwrap_or_else(crate::fake_cloud::shipped_fakes_dir);
     let mut profiles = BTreeMap::new();
     for r in config.autoscaled_runners() {
         let driver = r
@@ -447,7 +447,7 @@ pub fn load_scenario_str(
                 format!(
                     "runner {} uses MachineDriver {driver:?}, which has no fake-cloud profile: set [cloud] profile = \"…\" (available: {})",
                     r.id,
-                    crate::sim::fake_cloud::available_profiles(&fakes_dir).join(", ")
+                    crate::fake_cloud::available_profiles(&fakes_dir).join(", ")
                 ),
             ));
         };

@@ -1,9 +1,6 @@
-//! The simulator: event engine, seeded RNG streams, workloads and fake clouds (DESIGN.md
-//! "Modules": `sim`). Pieces here depend only on `time` (and `config` for runner options), never
-//! on modules above `sim`.
+//! The simulator: the event engine (and, next, the world that drives the runner manager, the
+//! autoscaler core, GitLab's job queue and the fake cloud). Workloads, fake-cloud profiles and
+//! random streams live below it (`crate::workload`, `crate::fake_cloud`, `crate::random`) so
+//! that `scenario` can use them without importing `sim`.
 
-pub mod dist;
 pub mod engine;
-pub mod fake_cloud;
-pub mod rng;
-pub mod workload;

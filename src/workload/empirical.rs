@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::sim::dist::uniform_below;
-use crate::sim::rng::SimRng;
+use crate::random::SimRng;
+use crate::random::dist::uniform_below;
 use crate::time::SimDuration;
 
 /// The durations read from one CSV column, sampled uniformly at random.

@@ -1,4 +1,4 @@
-//! Duration distributions in integer milliseconds, sampled from a [`SimRng`](crate::sim::rng::SimRng) stream, and their
+//! Duration distributions in integer milliseconds, sampled from a [`SimRng`](crate::random::SimRng) stream, and their
 //! TOML form (used by fake-cloud profiles, cloud-faults §4, and by workloads' job durations).
 //!
 //! TOML forms (durations are simrun duration strings, [`crate::time::parse_duration`]):
@@ -303,7 +303,7 @@ impl<'de> Deserialize<'de> for Dist {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rng::RngStreams;
+    use crate::random::RngStreams;
 
     #[derive(Deserialize, Debug)]
     #[serde(deny_unknown_fields)]

@@ -16,6 +16,8 @@
 //! in UTF-8 text), and the UTF-8 bytes of the name; the result seeds a SplitMix64 sequence
 //! whose next four outputs, little-endian, form the 32-byte ChaCha key.
 
+pub mod dist;
+
 use rand_chacha::ChaCha12Rng;
 use rand_chacha::rand_core::SeedableRng;
 

@@ -139,7 +139,7 @@ fn a_minimal_profile_loads() {
     let p = Profile::from_toml(MINIMAL, "t").unwrap();
     assert_eq!(
         p.create.boot,
-        crate::sim::dist::Dist::fixed(SimDuration(1000))
+        crate::random::dist::Dist::fixed(SimDuration(1000))
     );
     assert_eq!(
         p.billing.mode().unwrap(),

@@ -57,7 +57,7 @@ use serde::Deserialize;
 
 use super::billing::{self, BillingMode};
 use super::options::MachineSpec;
-use crate::sim::dist::Dist;
+use crate::random::dist::Dist;
 use crate::time::{SimDuration, SimTime, parse_duration};
 
 /// One cloud profile (see the module docs for the TOML form).

@@ -41,8 +41,8 @@ use serde::{Deserialize, Deserializer};
 
 pub use empirical::EmpiricalDurations;
 
-use crate::sim::dist::{self, Dist, DistError, RawDist};
-use crate::sim::rng::{RngStreams, SimRng};
+use crate::random::dist::{self, Dist, DistError, RawDist};
+use crate::random::{RngStreams, SimRng};
 use crate::time::{Calendar, SimDuration, SimTime, parse_duration};
 
 /// Most jobs one workload may produce (a guard against typos such as `jobs = 3000000000`;
