@@ -1,5 +1,5 @@
 //! Fake clouds for the simulator, loaded from `fakes/<profile>.toml` (issue 4 §4; DESIGN.md
-//! `sim::fake_cloud`). This module holds the profile model and loader ([`Profile`]), billing
+//! `fake_cloud`, below `scenario`). This module holds the profile model and loader ([`Profile`]), billing
 //! ([`billing`]) and how a runner's `MachineOptions` select a machine ([`options`]). The timed
 //! call execution that uses them is wired into the simulator separately.
 //!
