@@ -4,3 +4,4 @@
 //! that `scenario` can use them without importing `sim`.
 
 pub mod engine;
+pub mod records;
