@@ -7,6 +7,7 @@
 //! scenario names another one.
 
 pub mod billing;
+pub mod driver;
 pub mod options;
 pub mod profile;
 

@@ -451,6 +451,12 @@ pub fn load_scenario_str(
                 ),
             ));
         };
+        // A path (with `/` or `.toml`) is relative to the scenario file, like every path here.
+        let profile_name = if profile_name.contains('/') || profile_name.ends_with(".toml") {
+            base_dir.join(&profile_name).display().to_string()
+        } else {
+            profile_name
+        };
         let profile = Profile::load(&profile_name, &fakes_dir)
             .map_err(|e| err("unknown-profile", &["cloud"], e.to_string()))?;
         profiles.insert(r.id.clone(), profile);

@@ -1,0 +1,914 @@
+//! The simulated world: GitLab's job queue, the runner manager ([`crate::manager`]), the
+//! autoscaler core ([`crate::autoscaler`]) and the fake cloud ([`crate::fake_cloud::driver`]),
+//! driven by the event engine in virtual time. This is the simulator's driver of the sans-IO
+//! core and manager (DESIGN.md principle 1); live mode will be the other.
+//!
+//! One step at virtual time `t`: deliver what is due (job arrivals, driver completions, job
+//! ends, long-poll expiries, core and manager timers), then pass actions between manager, core,
+//! GitLab and cloud until none is left, then observe the machine states (timeline, cost per
+//! state, invariants). Nothing happens between steps (next-event time).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::autoscaler::{
+    AcquireError, Acquired, Action as CoreAction, Core, CoreOptions, EventKind, Input as CoreInput,
+    MachineState, RequestId,
+};
+use crate::cloud::CallId;
+use crate::fake_cloud::driver::{FakeCloud, RunnerCloud};
+use crate::manager::{
+    AcquireOutcome, Action as MgrAction, Input as MgrInput, JobResponse, Manager, ManagerSettings,
+    UseOutcome, WorkerId,
+};
+use crate::random::RngStreams;
+use crate::scenario::Scenario;
+use crate::time::{SimDuration, SimTime};
+use crate::workload::{Job, WorkloadContext, generate_jobs};
+
+use super::engine::Engine;
+use super::records::{
+    CostState, EventRow, Finding, JobOutcome, JobRecord, MachineRecord, RunRecords, TimelineRow,
+};
+
+/// Things the engine schedules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Ev {
+    Arrival(usize),
+    CallDone(CallId),
+    JobEnd(WorkerId),
+    LongPollExpire { worker: WorkerId, token: u64 },
+}
+
+/// A job request held by GitLab's long polling (spec §0 M1).
+#[derive(Clone, Debug)]
+struct Held {
+    worker: WorkerId,
+    runner: usize,
+    token: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct MachineTrack {
+    runner: String,
+    created: SimTime,
+    ready: Option<SimTime>,
+    jobs: u32,
+    state: Option<CostState>,
+    since: SimTime,
+    time_in: [u64; 6],
+    creation_failed: bool,
+}
+
+/// Options of a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Called with the fraction of simulated time done (0.0–1.0), at most about 100 times.
+    pub progress: Option<fn(f64)>,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A workload could not produce its jobs.
+    #[error("{0}")]
+    Workload(String),
+    /// A runner's MachineOptions or profile cannot be simulated.
+    #[error("runner {runner}: {message}")]
+    Cloud {
+        /// Runner id.
+        runner: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Runs `scenario` to its horizon and returns what it recorded.
+///
+/// # Errors
+/// A workload that cannot be generated (e.g. an unreadable empirical CSV) or machine options the
+/// fake cloud cannot read.
+pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecords, RunError> {
+    let mut w = World::new(scenario)?;
+    w.run(opts);
+    Ok(w.finish())
+}
+
+struct World<'s> {
+    s: &'s Scenario,
+    end: SimTime,
+    engine: Engine<Ev>,
+    manager: Manager,
+    core: Core,
+    cloud: FakeCloud,
+    runner_ids: Vec<String>,
+    autoscaled: Vec<bool>,
+    jobs: Vec<Job>,
+    records: Vec<JobRecord>,
+    pending: VecDeque<usize>,
+    held: Vec<Held>,
+    next_token: u64,
+    next_request: u64,
+    requests: BTreeMap<RequestId, WorkerId>,
+    running: BTreeMap<WorkerId, usize>,
+    preparing: BTreeMap<WorkerId, usize>,
+    machines: BTreeMap<String, MachineTrack>,
+    machine_order: Vec<String>,
+    timeline: Vec<TimelineRow>,
+    last_counts: BTreeMap<String, [u32; 6]>,
+    events: Vec<EventRow>,
+    peak_by_state: [u32; 5],
+    peak_total: u32,
+    over_limit: BTreeMap<String, bool>,
+    quirks: Vec<Finding>,
+    violations: Vec<Finding>,
+}
+
+impl<'s> World<'s> {
+    fn new(s: &'s Scenario) -> Result<Self, RunError> {
+        let config = &s.runner.config;
+        let streams = RngStreams::new(s.seed);
+        let end = SimTime(s.duration.as_millis());
+        let ctx = WorkloadContext {
+            base_dir: &s.base_dir,
+            calendar: &s.calendar,
+            end,
+        };
+        let jobs = generate_jobs(&s.workloads, &ctx, &streams)
+            .map_err(|e| RunError::Workload(e.to_string()))?;
+        let mut clouds = BTreeMap::new();
+        for r in config.autoscaled_runners() {
+            let Some(profile) = s.profiles.get(&r.id) else {
+                continue;
+            };
+            let m = r
+                .machine
+                .as_ref()
+                .map(|m| (m.machine_driver.as_str(), m.machine_options.as_slice()));
+            let (driver, options) = m.unwrap_or(("", &[]));
+            let rc = RunnerCloud::new(profile.clone(), driver, options).map_err(|message| {
+                RunError::Cloud {
+                    runner: r.id.clone(),
+                    message,
+                }
+            })?;
+            clouds.insert(r.id.clone(), rc);
+        }
+        let mut cloud = FakeCloud::new(clouds, streams.stream("cloud"));
+        let core = Core::new(
+            s.calendar.clone(),
+            CoreOptions {
+                seed: s.seed,
+                ..CoreOptions::default()
+            },
+            config.autoscaled_runners().cloned(),
+        );
+        let manager = Manager::new(
+            ManagerSettings::from_config(config),
+            streams.stream("manager"),
+        );
+        let mut machines = BTreeMap::new();
+        let mut machine_order = Vec::new();
+        let mut naming = streams.stream("preexisting-machines");
+        for pm in &s.machines {
+            let Some(template) = config
+                .runner(&pm.runner)
+                .and_then(|r| r.machine_name_template())
+            else {
+                continue;
+            };
+            for _ in 0..pm.count {
+                let created_unix =
+                    s.calendar.unix_seconds(SimTime::ZERO) - (pm.age.as_millis() / 1000) as i64;
+                let name = crate::autoscaler::naming::new_machine_name(
+                    &template,
+                    created_unix,
+                    &mut naming,
+                );
+                cloud.add_existing(&name, &pm.runner);
+                machine_order.push(name.clone());
+                machines.insert(
+                    name,
+                    MachineTrack {
+                        runner: pm.runner.clone(),
+                        ready: Some(SimTime::ZERO),
+                        ..MachineTrack::default()
+                    },
+                );
+            }
+        }
+        let mut engine = Engine::new();
+        for (i, j) in jobs.iter().enumerate() {
+            let _ = engine.schedule_at(j.arrival, Ev::Arrival(i));
+        }
+        let records = jobs
+            .iter()
+            .map(|j| JobRecord {
+                id: j.id,
+                runner: j.runner.clone(),
+                arrival: j.arrival,
+                picked: None,
+                start: None,
+                end: None,
+                machine: None,
+                outcome: JobOutcome::Pending,
+                failure_reason: None,
+            })
+            .collect();
+        Ok(World {
+            s,
+            end,
+            engine,
+            manager,
+            core,
+            cloud,
+            runner_ids: config.runners.iter().map(|r| r.id.clone()).collect(),
+            autoscaled: config.runners.iter().map(|r| r.is_autoscaled()).collect(),
+            jobs,
+            records,
+            pending: VecDeque::new(),
+            held: Vec::new(),
+            next_token: 0,
+            next_request: 0,
+            requests: BTreeMap::new(),
+            running: BTreeMap::new(),
+            preparing: BTreeMap::new(),
+            machines,
+            machine_order,
+            timeline: Vec::new(),
+            last_counts: BTreeMap::new(),
+            events: Vec::new(),
+            peak_by_state: [0; 5],
+            peak_total: 0,
+            over_limit: BTreeMap::new(),
+            quirks: Vec::new(),
+            violations: Vec::new(),
+        })
+    }
+
+    fn now(&self) -> SimTime {
+        self.engine.now()
+    }
+
+    fn run(&mut self, opts: &RunOptions) {
+        self.manager.start(SimTime::ZERO);
+        self.pump();
+        let mut reported = 0u64;
+        loop {
+            let next = [
+                self.engine.peek_time(),
+                self.core.poll_timeout(),
+                self.manager.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let Some(t) = next else { break };
+            if t > self.end {
+                break;
+            }
+            if t > self.engine.now() && self.engine.advance_to(t).is_err() {
+                // Only events at `t` or later remain, so advancing cannot skip one.
+                break;
+            }
+            while let Some((_, ev)) = self.engine.pop_until(t) {
+                self.deliver(ev);
+                self.pump();
+            }
+            let listing = self.cloud.listing();
+            self.core.handle_timeout(t, &listing);
+            self.manager.handle_timeout(t);
+            self.pump();
+            if let Some(p) = opts.progress {
+                let done = t.as_millis() * 100 / self.end.as_millis().max(1);
+                if done > reported {
+                    reported = done;
+                    p(done as f64 / 100.0);
+                }
+            }
+        }
+        if self.engine.now() < self.end {
+            let _ = self.engine.advance_to(self.end);
+        }
+    }
+
+    fn deliver(&mut self, ev: Ev) {
+        let now = self.now();
+        match ev {
+            Ev::Arrival(i) => {
+                self.pending.push_back(i);
+                self.event("", "", "job pending", format!("job {}", self.jobs[i].id));
+                self.answer_held();
+            }
+            Ev::CallDone(id) => {
+                if let Some(c) = self.cloud.finish_call(now, id) {
+                    let listing = self.cloud.listing();
+                    self.core.handle(now, CoreInput::DriverDone(c), &listing);
+                }
+            }
+            Ev::JobEnd(worker) => {
+                if let Some(i) = self.running.remove(&worker) {
+                    let r = &mut self.records[i];
+                    r.end = Some(now);
+                    r.outcome = JobOutcome::Succeeded;
+                    let (runner, machine) = (
+                        r.runner.clone().unwrap_or_default(),
+                        r.machine.clone().unwrap_or_default(),
+                    );
+                    self.event(
+                        &runner,
+                        &machine,
+                        "job finished",
+                        format!("job {}", self.jobs[i].id),
+                    );
+                    self.manager.handle(now, MgrInput::JobDone { worker });
+                }
+            }
+            Ev::LongPollExpire { worker, token } => {
+                if let Some(pos) = self
+                    .held
+                    .iter()
+                    .position(|h| h.worker == worker && h.token == token)
+                {
+                    self.held.remove(pos);
+                    self.manager.handle(
+                        now,
+                        MgrInput::JobResponse {
+                            worker,
+                            response: JobResponse::NoJob,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Hands a newly pending job to the longest-held long-poll request that may take it.
+    fn answer_held(&mut self) {
+        let mut k = 0;
+        while k < self.held.len() {
+            let h = self.held[k].clone();
+            if let Some(job) = self.take_job(h.runner) {
+                self.held.remove(k);
+                self.hand_out(h.worker, h.runner, job);
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    /// The oldest pending job runner `r` may take (untagged, or tagged with its id).
+    fn take_job(&mut self, r: usize) -> Option<usize> {
+        let id = &self.runner_ids[r];
+        let pos = self
+            .pending
+            .iter()
+            .position(|&i| self.jobs[i].runner.as_ref().is_none_or(|x| x == id))?;
+        self.pending.remove(pos)
+    }
+
+    fn hand_out(&mut self, worker: WorkerId, runner: usize, job: usize) {
+        let now = self.now();
+        let rec = &mut self.records[job];
+        rec.picked = Some(now);
+        rec.runner = Some(self.runner_ids[runner].clone());
+        self.preparing.insert(worker, job);
+        let id = self.jobs[job].id;
+        self.event(
+            &self.runner_ids[runner].clone(),
+            "",
+            "job received",
+            format!("job {id}"),
+        );
+        self.manager.handle(
+            now,
+            MgrInput::JobResponse {
+                worker,
+                response: JobResponse::Job(id),
+            },
+        );
+    }
+
+    fn request_id(&mut self, worker: WorkerId) -> RequestId {
+        self.next_request += 1;
+        let id = RequestId(self.next_request);
+        self.requests.insert(id, worker);
+        id
+    }
+
+    /// Passes actions around until nobody has anything left to say.
+    fn pump(&mut self) {
+        loop {
+            let mut progress = false;
+            while let Some(a) = self.manager.poll_action() {
+                progress = true;
+                self.on_manager(a);
+            }
+            while let Some(a) = self.core.poll_action() {
+                progress = true;
+                self.on_core(a);
+            }
+            if !progress {
+                break;
+            }
+        }
+        self.drain_core_events();
+        self.observe();
+    }
+
+    fn on_manager(&mut self, a: MgrAction) {
+        let now = self.now();
+        match a {
+            MgrAction::Acquire { worker, runner } => {
+                if self.autoscaled[runner] {
+                    let request = self.request_id(worker);
+                    let listing = self.cloud.listing();
+                    let runner = self.runner_ids[runner].clone();
+                    self.core
+                        .handle(now, CoreInput::Acquire { request, runner }, &listing);
+                } else {
+                    self.manager.handle(
+                        now,
+                        MgrInput::AcquireDone {
+                            worker,
+                            outcome: AcquireOutcome::Nothing,
+                        },
+                    );
+                }
+            }
+            MgrAction::RequestJob { worker, runner, .. } => match self.take_job(runner) {
+                Some(job) => self.hand_out(worker, runner, job),
+                None if self.s.gitlab.long_poll > SimDuration::ZERO => {
+                    self.next_token += 1;
+                    let token = self.next_token;
+                    self.held.push(Held {
+                        worker,
+                        runner,
+                        token,
+                    });
+                    self.engine.schedule_after(
+                        self.s.gitlab.long_poll,
+                        Ev::LongPollExpire { worker, token },
+                    );
+                }
+                None => self.manager.handle(
+                    now,
+                    MgrInput::JobResponse {
+                        worker,
+                        response: JobResponse::NoJob,
+                    },
+                ),
+            },
+            MgrAction::Use {
+                worker,
+                runner,
+                acquired,
+                ..
+            } => {
+                if self.autoscaled[runner] {
+                    let request = self.request_id(worker);
+                    let listing = self.cloud.listing();
+                    let runner = self.runner_ids[runner].clone();
+                    self.core.handle(
+                        now,
+                        CoreInput::Use {
+                            request,
+                            runner,
+                            acquired,
+                        },
+                        &listing,
+                    );
+                } else {
+                    let outcome = UseOutcome::Ready {
+                        machine: None,
+                        new_data: false,
+                    };
+                    self.manager
+                        .handle(now, MgrInput::UseDone { worker, outcome });
+                }
+            }
+            MgrAction::RunJob {
+                worker,
+                runner,
+                machine,
+                ..
+            } => {
+                let Some(i) = self.preparing.remove(&worker) else {
+                    return;
+                };
+                let rec = &mut self.records[i];
+                rec.start = Some(now);
+                rec.machine = machine.clone();
+                rec.outcome = JobOutcome::Running;
+                if let Some(m) = machine.as_ref().and_then(|m| self.machines.get_mut(m)) {
+                    m.jobs += 1;
+                }
+                let id = self.jobs[i].id;
+                self.event(
+                    &self.runner_ids[runner].clone(),
+                    machine.as_deref().unwrap_or(""),
+                    "job started",
+                    format!("job {id}"),
+                );
+                self.running.insert(worker, i);
+                self.engine
+                    .schedule_after(self.jobs[i].duration, Ev::JobEnd(worker));
+            }
+            MgrAction::Release { runner, machine } => {
+                let listing = self.cloud.listing();
+                let runner = self.runner_ids[runner].clone();
+                self.core
+                    .handle(now, CoreInput::Release { runner, machine }, &listing);
+            }
+            MgrAction::JobFailed {
+                runner,
+                job,
+                reason,
+                message,
+            } => {
+                if let Some(i) = self.jobs.iter().position(|j| j.id == job) {
+                    self.preparing.retain(|_, v| *v != i);
+                    let rec = &mut self.records[i];
+                    rec.end = Some(now);
+                    rec.outcome = JobOutcome::Failed;
+                    rec.failure_reason = Some(reason.as_str().to_string());
+                }
+                self.event(
+                    &self.runner_ids[runner].clone(),
+                    "",
+                    "job failed",
+                    format!("job {job}: {}: {message}", reason.as_str()),
+                );
+            }
+            MgrAction::Event { runner, what } => {
+                self.event(
+                    &self.runner_ids[runner].clone(),
+                    "",
+                    "manager",
+                    what.to_string(),
+                );
+            }
+        }
+    }
+
+    fn on_core(&mut self, a: CoreAction) {
+        let now = self.now();
+        match a {
+            CoreAction::Call(call) => {
+                let runner = self
+                    .core
+                    .record(&call.machine)
+                    .and_then(|r| r.runner.clone());
+                if let crate::cloud::CallKind::Create { .. } = call.kind
+                    && !self.machines.contains_key(&call.machine)
+                {
+                    self.machine_order.push(call.machine.clone());
+                    self.machines.insert(
+                        call.machine.clone(),
+                        MachineTrack {
+                            runner: runner.clone().unwrap_or_default(),
+                            created: now,
+                            since: now,
+                            ..MachineTrack::default()
+                        },
+                    );
+                }
+                let at = self.cloud.start_call(now, &call, runner.as_deref());
+                let _ = self.engine.schedule_at(at.max(now), Ev::CallDone(call.id));
+            }
+            CoreAction::Kill(id) => self.cloud.kill(id),
+            CoreAction::AcquireDone {
+                request, result, ..
+            } => {
+                let Some(worker) = self.requests.remove(&request) else {
+                    return;
+                };
+                let outcome = match result {
+                    Ok(Acquired::Machine(m)) => AcquireOutcome::Machine(m),
+                    Ok(Acquired::Nothing) => AcquireOutcome::Nothing,
+                    Err(AcquireError::NoFreeMachines) => AcquireOutcome::NoFreeMachines,
+                    Err(e) => AcquireOutcome::Error(e.to_string()),
+                };
+                self.manager
+                    .handle(now, MgrInput::AcquireDone { worker, outcome });
+            }
+            CoreAction::UseDone {
+                request, result, ..
+            } => {
+                let Some(worker) = self.requests.remove(&request) else {
+                    return;
+                };
+                let outcome = match result {
+                    Ok(u) => UseOutcome::Ready {
+                        machine: Some(u.machine),
+                        new_data: u.new_data,
+                    },
+                    Err(e) => UseOutcome::Failed(e.to_string()),
+                };
+                self.manager
+                    .handle(now, MgrInput::UseDone { worker, outcome });
+            }
+        }
+    }
+
+    fn event(&mut self, runner: &str, machine: &str, event: &str, reason: String) {
+        self.events.push(EventRow {
+            time: self.now(),
+            runner: runner.to_string(),
+            machine: machine.to_string(),
+            event: event.to_string(),
+            reason,
+        });
+    }
+
+    fn drain_core_events(&mut self) {
+        while let Some(e) = self.core.poll_event() {
+            let (label, reason) = event_label(&e.kind);
+            if let EventKind::Created { .. } = e.kind
+                && let Some(m) = e.machine.as_ref().and_then(|m| self.machines.get_mut(m))
+            {
+                m.ready = Some(e.at);
+            }
+            if let EventKind::CreationFailed { .. } = e.kind
+                && let Some(m) = e.machine.as_ref().and_then(|m| self.machines.get_mut(m))
+            {
+                m.creation_failed = true;
+            }
+            if let EventKind::Adopted = e.kind
+                && let (Some(name), Some(runner)) = (e.machine.as_ref(), e.runner.as_ref())
+                && let Some(m) = self.machines.get_mut(name)
+            {
+                m.runner = runner.clone();
+            }
+            self.events.push(EventRow {
+                time: e.at,
+                runner: e.runner.unwrap_or_default(),
+                machine: e.machine.unwrap_or_default(),
+                event: label.to_string(),
+                reason,
+            });
+        }
+    }
+
+    /// Records machine states after a step: per-machine time in state (for cost), timeline
+    /// rows on change, peaks, and the `limit` check (excess counted as spec Q10, not a
+    /// violation).
+    fn observe(&mut self) {
+        let now = self.now();
+        let mut counts: BTreeMap<String, [u32; 6]> = self
+            .runner_ids
+            .iter()
+            .map(|r| (r.clone(), [0; 6]))
+            .collect();
+        let mut seen: BTreeMap<&str, CostState> = BTreeMap::new();
+        for rec in self.core.records() {
+            let st = match rec.state {
+                MachineState::Creating => CostState::Creating,
+                MachineState::Idle => CostState::Idle,
+                MachineState::Acquired => CostState::Acquired,
+                MachineState::Used => CostState::Used,
+                MachineState::Removing => CostState::Removing,
+            };
+            seen.insert(rec.name.as_str(), st);
+            let runner = rec
+                .runner
+                .clone()
+                .or_else(|| self.machines.get(&rec.name).map(|m| m.runner.clone()));
+            if let Some(c) = runner.and_then(|r| counts.get_mut(&r)) {
+                c[st.index()] += 1;
+            }
+        }
+        // Machines the cloud still bills but the runner does not track: orphaned from the
+        // runner's view (or not yet adopted, for pre-existing machines: counted as idle).
+        for (name, vm) in self.cloud.vms() {
+            if !seen.contains_key(name.as_str()) {
+                let st = if self.cloud.in_store(name) {
+                    CostState::Idle
+                } else {
+                    CostState::Orphaned
+                };
+                seen.insert(name.as_str(), st);
+                let _ = vm;
+            }
+        }
+        for (name, track) in self.machines.iter_mut() {
+            let st = seen.get(name.as_str()).copied();
+            if st != track.state {
+                if let Some(old) = track.state {
+                    track.time_in[old.index()] += now.since(track.since).as_millis();
+                }
+                track.state = st;
+                track.since = now;
+            }
+        }
+        for (i, id) in self.runner_ids.iter().enumerate() {
+            let mut c = counts.get(id).copied().unwrap_or_default();
+            c[5] = self
+                .pending
+                .iter()
+                .filter(|&&j| self.jobs[j].runner.as_ref().is_none_or(|x| x == id))
+                .count() as u32;
+            if self.last_counts.get(id) != Some(&c)
+                && (self.autoscaled[i] || c[5] > 0 || self.last_counts.contains_key(id))
+            {
+                self.last_counts.insert(id.clone(), c);
+                self.timeline.push(TimelineRow {
+                    time: now,
+                    runner: id.clone(),
+                    creating: c[0],
+                    idle: c[1],
+                    acquired: c[2],
+                    used: c[3],
+                    removing: c[4],
+                    pending_jobs: c[5],
+                });
+            }
+            let total: u32 = c[..5].iter().sum();
+            let limit = self.s.runner.config.runners[i].limit;
+            let over = limit > 0 && i64::from(total) > limit;
+            let was = self.over_limit.get(id).copied().unwrap_or(false);
+            if over && !was {
+                self.quirks.push(Finding {
+                    time_ms: now.as_millis(),
+                    invariant: "machines_within_limit",
+                    detail: format!("runner {id}: {total} machines with limit {limit}"),
+                    quirk: Some("Q10"),
+                });
+            }
+            self.over_limit.insert(id.clone(), over);
+        }
+        let mut totals = [0u32; 5];
+        for c in counts.values() {
+            for (t, n) in totals.iter_mut().zip(c) {
+                *t += n;
+            }
+        }
+        for (peak, t) in self.peak_by_state.iter_mut().zip(totals) {
+            *peak = (*peak).max(t);
+        }
+        self.peak_total = self.peak_total.max(totals.iter().sum());
+    }
+
+    fn finish(mut self) -> RunRecords {
+        let end = self.end;
+        for track in self.machines.values_mut() {
+            if let Some(st) = track.state {
+                track.time_in[st.index()] += end.since(track.since).as_millis();
+            }
+        }
+        let alive_at_end: std::collections::BTreeSet<String> =
+            self.cloud.vms().keys().cloned().collect();
+        let bills = self.cloud.close(end);
+        let cloud_bill_usd: f64 = bills.iter().map(|b| b.usd).sum();
+        let mut by_name: BTreeMap<String, (f64, SimTime)> = BTreeMap::new();
+        for b in &bills {
+            let e = by_name.entry(b.name.clone()).or_insert((0.0, b.to));
+            e.0 += b.usd;
+            e.1 = b.to;
+        }
+        let in_store_at_end: Vec<bool> = self
+            .machine_order
+            .iter()
+            .map(|n| self.cloud.in_store(n))
+            .collect();
+        let mut machines = Vec::new();
+        for (name, still_listed) in self.machine_order.iter().zip(in_store_at_end) {
+            let Some(t) = self.machines.get(name) else {
+                continue;
+            };
+            let (usd, last) = by_name.get(name).copied().unwrap_or((0.0, end));
+            let alive = alive_at_end.contains(name);
+            let end_state = if alive && still_listed {
+                "left_running".to_string()
+            } else if alive {
+                "orphaned".to_string()
+            } else if t.creation_failed {
+                "creation_failed".to_string()
+            } else {
+                "removed".to_string()
+            };
+            let total_ms: u64 = t.time_in.iter().sum();
+            let mut cost_by_state = [0.0; 6];
+            if total_ms > 0 {
+                for (c, ms) in cost_by_state.iter_mut().zip(t.time_in) {
+                    *c = usd * ms as f64 / total_ms as f64;
+                }
+            } else {
+                cost_by_state[CostState::Creating.index()] = usd;
+            }
+            machines.push(MachineRecord {
+                name: name.clone(),
+                runner: t.runner.clone(),
+                created: t.created,
+                ready: t.ready,
+                removed: if alive { None } else { Some(last) },
+                jobs: t.jobs,
+                end_state,
+                cost_usd: usd,
+                cost_by_state,
+            });
+        }
+        let machine_usd: f64 = machines.iter().map(|m| m.cost_usd).sum();
+        if (machine_usd - cloud_bill_usd).abs() > 1e-6 {
+            self.violations.push(Finding {
+                time_ms: end.as_millis(),
+                invariant: "cost_equals_cloud_bill",
+                detail: format!(
+                    "machines sum to {machine_usd:.6} USD, the cloud billed {cloud_bill_usd:.6} USD"
+                ),
+                quirk: None,
+            });
+        }
+        let mut jobs = self.records;
+        for j in jobs.iter_mut() {
+            if j.outcome == JobOutcome::Running && j.start.is_none() {
+                // Picked but still in preparation at the horizon: running from GitLab's view.
+                j.outcome = JobOutcome::Running;
+            }
+            if j.picked.is_some() && j.outcome == JobOutcome::Pending {
+                j.outcome = JobOutcome::Running;
+            }
+            if j.outcome == JobOutcome::Succeeded && j.end.is_none() {
+                self.violations.push(Finding {
+                    time_ms: end.as_millis(),
+                    invariant: "every_job_ends_once",
+                    detail: format!("job {} succeeded without an end", j.id),
+                    quirk: None,
+                });
+            }
+        }
+        let mut api_calls = BTreeMap::new();
+        for (k, v) in &self.cloud.api_calls {
+            api_calls.insert(k.clone(), *v);
+        }
+        RunRecords {
+            scenario: self.s.name.clone(),
+            seed: self.s.seed,
+            simulated: self.s.duration,
+            jobs,
+            machines,
+            timeline: self.timeline,
+            events: self.events,
+            peak_by_state: self.peak_by_state,
+            peak_total: self.peak_total,
+            api_calls,
+            api_throttled: 0,
+            cloud_bill_usd,
+            violations: self.violations,
+            quirks: self.quirks,
+            warnings: self
+                .s
+                .runner
+                .warnings
+                .iter()
+                .map(|w| crate::config::diagnostic::one_line(w, &self.s.runner.source.name))
+                .collect(),
+        }
+    }
+}
+
+/// events.csv's `event` and `reason` columns for a core event.
+fn event_label(k: &EventKind) -> (&'static str, String) {
+    match k {
+        EventKind::Adopted => ("adopted", "machine found on disk: Idle, UsedCount 1".into()),
+        EventKind::AcquireQueued => ("acquire queued", String::new()),
+        EventKind::AcquireResult { outcome } => ("acquire", outcome.clone()),
+        EventKind::RemovalRequested { reason } => ("removal requested", reason.clone()),
+        EventKind::CreationStarted { on_demand, .. } => (
+            "creation started",
+            if *on_demand { "on demand" } else { "idle" }.into(),
+        ),
+        EventKind::WaitingForGrowthCapacity { .. } => {
+            ("waiting for growth capacity", k.to_string())
+        }
+        EventKind::Created { .. } => ("created", k.to_string()),
+        EventKind::CreationFailed { error } => ("creation failed", error.clone()),
+        EventKind::CannotConnect => ("cannot connect", "machine is unavailable".into()),
+        EventKind::RemovalSkipped => ("removal skipped", "machine does not exist".into()),
+        EventKind::WaitingForStuckLock => ("waiting for stuck-removal lock", String::new()),
+        EventKind::StopFailed { error } => ("stop failed", error.clone()),
+        EventKind::RemoveAttemptFailed { error, .. } => ("remove attempt failed", error.clone()),
+        EventKind::GaveUp => ("removal gave up", "The remote VM may be orphaned.".into()),
+        EventKind::ForceRemoveFailed { error } => ("force remove failed", error.clone()),
+        EventKind::Removed { gave_up } => (
+            "removed",
+            if *gave_up { "after giving up" } else { "" }.into(),
+        ),
+        EventKind::UseAttemptFailed { error, .. } => ("use attempt failed", error.clone()),
+        EventKind::Used { new_data } => (
+            "used",
+            if *new_data {
+                "new data"
+            } else {
+                "acquired machine"
+            }
+            .into(),
+        ),
+        EventKind::UseFailed { error } => ("use failed", error.clone()),
+        EventKind::Released => ("released", String::new()),
+        EventKind::ReleaseIgnored => ("release ignored", String::new()),
+        EventKind::CallTimedOut { command, .. } => {
+            ("call timed out", format!("docker-machine {command}"))
+        }
+        EventKind::LateCompletion { .. } => ("late completion ignored", String::new()),
+    }
+}
