@@ -136,3 +136,83 @@ pub fn write_events<W: Write>(out: W, rows: &[EventRow]) -> std::io::Result<()> 
     }
     w.flush()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    fn text(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
+        let mut buf = Vec::new();
+        write(&mut buf).expect("write");
+        String::from_utf8(buf).expect("utf-8")
+    }
+
+    #[test]
+    fn jobs_csv_exact() {
+        let r = fixture::records();
+        let got = text(|w| write_jobs(w, &r.jobs));
+        // Job 4 never ended, job 5 never started and has no runner: empty cells.
+        let expected = "\
+id,runner,arrival_s,start_s,end_s,machine,outcome,failure_reason
+1,r1,0.000,6.000,66.000,m1,succeeded,
+2,r1,1.000,32.500,92.345,m2,succeeded,
+3,r1,2.000,93.000,95.000,m1,failed,runner_system_failure
+4,r1,10.000,101.000,,m2,running,
+5,,120.000,,,,pending,
+";
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn machines_csv_exact() {
+        let r = fixture::records();
+        let got = text(|w| write_machines(w, &r.machines));
+        let expected = "\
+name,runner,created_s,ready_s,removed_s,jobs,end_state,cost_usd
+m1,r1,0.000,4.000,150.000,2,removed,0.007600
+m2,r1,1.500,30.000,,2,used,0.009200
+m3,r1,40.000,,,0,creation_failed,0.001500
+m4,r1,50.000,80.000,,0,orphaned,0.013500
+";
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn timeline_csv_exact() {
+        let r = fixture::records();
+        let got = text(|w| write_timeline(w, &r.timeline));
+        let expected = "\
+time_s,runner,creating,idle,acquired,used,removing,pending_jobs
+0.000,r1,0,1,0,0,0,1
+1.500,r1,1,0,0,1,0,2
+";
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn events_csv_exact_with_quoting() {
+        let r = fixture::records();
+        let got = text(|w| write_events(w, &r.events));
+        // A reason with a comma and quotes is quoted, inner quotes doubled (RFC 4180).
+        let expected = "\
+time_s,runner,machine,event,reason
+0.000,r1,,runner started,
+1.500,r1,m2,creation started,too few idle machines
+150.000,r1,m1,removal requested,\"idle, too many \"\"idle\"\"\"
+";
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn empty_inputs_give_header_only() {
+        assert_eq!(
+            text(|w| write_events(w, &[])),
+            "time_s,runner,machine,event,reason\n"
+        );
+        assert_eq!(
+            text(|w| write_jobs(w, &[])),
+            format!("{}\n", JOBS_HEADER.join(","))
+        );
+    }
+}

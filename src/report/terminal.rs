@@ -168,3 +168,78 @@ fn usd(x: f64) -> String {
         format!("{x:.4}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{fixture, summarize};
+    use crate::sim::records::Finding;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human_ms(0), "0s");
+        assert_eq!(human_ms(850), "850ms");
+        assert_eq!(human_ms(5_000), "5s");
+        assert_eq!(human_ms(12_345), "12.3s");
+        assert_eq!(human_ms(59_960), "1m0s");
+        assert_eq!(human_ms(72_000), "1m12s");
+        assert_eq!(human_ms(90_345), "1m30s");
+        assert_eq!(human_ms(7_505_000), "2h5m5s");
+    }
+
+    #[test]
+    fn table_shows_key_figures() {
+        let r = fixture::records();
+        let t = terminal_summary(&r, &summarize(&r));
+        // Queue times sorted 5s, 30s, 90s, 90.345s: p50 30s, p95/p99/max 90.345s → 1m30s.
+        // Idle share 0.003 / 0.0318 = 9.43…% → 9.4%.
+        let expected = "\
+simrun summary: analytic (seed 42, 2m30s simulated)
+  jobs                  total 5  succeeded 2  failed 1  running 1  pending 1
+  queue time            p50 30s  p95 1m30s  p99 1m30s  max 1m30s  (4 jobs picked)
+  machines              created 3  creation failed 1  removed 1  peak 3
+  peak by state         creating 2  idle 1  acquired 1  used 2  removing 1
+  cost (USD)            total 0.0318  idle 0.0030 (9.4% of total)  orphaned 0.0100
+  api calls             9  throttled 1
+  at end                left running 1  orphaned 1
+  limit excess          2
+  quirks counted        Q10 2  Q6 1
+  invariant violations  1
+    at 95.000s  every_job_accounted: job 3 ended twice
+  config warnings       1
+";
+        assert_eq!(t, expected);
+        assert!(!t.contains('\u{1b}'), "no colour codes");
+    }
+
+    #[test]
+    fn table_without_picked_jobs_or_cost() {
+        let mut r = fixture::records();
+        r.jobs.retain(|j| j.picked.is_none());
+        r.machines.clear();
+        let t = terminal_summary(&r, &summarize(&r));
+        assert!(t.contains("queue time            no job picked\n"), "{t}");
+        assert!(t.contains("total 0.0000  idle 0.0000 (- of total)"), "{t}");
+    }
+
+    #[test]
+    fn violations_are_capped() {
+        let mut r = fixture::records();
+        r.violations = (0..8)
+            .map(|i| Finding {
+                time_ms: i * 1000,
+                invariant: "every_job_accounted",
+                detail: format!("job {i}"),
+                quirk: None,
+            })
+            .collect();
+        let t = terminal_summary(&r, &summarize(&r));
+        assert!(t.contains("  invariant violations  8\n"));
+        assert_eq!(
+            t.matches("every_job_accounted").count(),
+            MAX_VIOLATION_LINES
+        );
+        assert!(t.contains("    ... and 3 more (see summary.json)\n"));
+        assert!(!t.contains("job 5"));
+    }
+}
