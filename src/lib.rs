@@ -11,6 +11,7 @@ pub mod config;
 pub mod fake_cloud;
 pub mod manager;
 pub mod random;
+pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod time;
