@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod run;
 
 /// Exit code for success.
 pub const EXIT_OK: u8 = 0;
@@ -24,6 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Simulate a scenario (`simrun SCENARIO` is short for `simrun run SCENARIO`).
+    Run(run::RunArgs),
     /// Load a GitLab Runner config.toml as GitLab Runner does, report errors and warnings, and
     /// show each autoscaling runner's effective settings and its week of idle settings.
     Check(check::CheckArgs),
@@ -31,7 +34,7 @@ enum Command {
 
 /// Parses the command line and runs the subcommand.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(with_default_subcommand(std::env::args_os().collect())) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -45,6 +48,20 @@ pub fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Run(args) => run::run(&args),
     };
     ExitCode::from(code)
+}
+
+/// `simrun SCENARIO …` means `simrun run SCENARIO …`: inserts `run` when the first argument is
+/// neither a subcommand nor an option.
+fn with_default_subcommand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    const SUBCOMMANDS: [&str; 3] = ["run", "check", "help"];
+    if let Some(first) = args.get(1).and_then(|a| a.to_str())
+        && !first.starts_with('-')
+        && !SUBCOMMANDS.contains(&first)
+    {
+        args.insert(1, "run".into());
+    }
+    args
 }

@@ -60,10 +60,10 @@ struct MachineTrack {
 }
 
 /// Options of a run.
-#[derive(Clone, Debug, Default)]
-pub struct RunOptions {
+#[derive(Clone, Copy, Default)]
+pub struct RunOptions<'a> {
     /// Called with the fraction of simulated time done (0.0–1.0), at most about 100 times.
-    pub progress: Option<fn(f64)>,
+    pub progress: Option<&'a dyn Fn(f64)>,
 }
 
 /// Why a run could not start.
@@ -87,7 +87,7 @@ pub enum RunError {
 /// # Errors
 /// A workload that cannot be generated (e.g. an unreadable empirical CSV) or machine options the
 /// fake cloud cannot read.
-pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunRecords, RunError> {
+pub fn run(scenario: &Scenario, opts: &RunOptions<'_>) -> Result<RunRecords, RunError> {
     let mut w = World::new(scenario)?;
     w.run(opts);
     Ok(w.finish())
@@ -249,7 +249,7 @@ impl<'s> World<'s> {
         self.engine.now()
     }
 
-    fn run(&mut self, opts: &RunOptions) {
+    fn run(&mut self, opts: &RunOptions<'_>) {
         self.manager.start(SimTime::ZERO);
         self.pump();
         let mut reported = 0u64;
