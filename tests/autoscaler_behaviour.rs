@@ -705,6 +705,30 @@ fn release_of_acquired_machine_keeps_used_timestamp() {
     );
 }
 
+/// §3.6 step 2b, §3.7: two on-demand waiters whose creations finish at different times each
+/// keep their own machine. W1 starts at 0 s, W2 at 10.7 s, each create takes 60.5 s. When W1's
+/// creation finishes W2 is the longest listener and receives the wake-up; in GitLab Runner its
+/// find-existing first runs `docker-machine ls` while W1 only reads its result channel, so W1
+/// takes its own machine first (the core delivers the owner's completion before the wake-up).
+#[test]
+fn s3_6_two_waiters_each_keep_their_own_machine() {
+    let mut h = Harness::single(0, machine("%s", 0, 3600));
+    h.script.create_ms = 60_500;
+    let w1 = h.use_machine(R, None);
+    h.run_until(SimTime(10_700));
+    let w2 = h.use_machine(R, None);
+    let creates: Vec<String> = h
+        .calls_of("create")
+        .iter()
+        .map(|c| c.machine.clone())
+        .collect();
+    assert_eq!(creates.len(), 2);
+    h.settle(10 * 60_000);
+    assert_eq!(use_result(&h, w1).1.expect("w1").machine, creates[0]);
+    assert_eq!(use_result(&h, w2).1.expect("w2").machine, creates[1]);
+    assert_eq!(h.calls_of("create").len(), 2);
+}
+
 /// Q11: a negative IdleCount disables pre-creation but is not on-demand mode (Acquire tests
 /// `== 0`): every Acquire fails with NoFreeMachines and no create ever runs.
 #[test]

@@ -250,8 +250,9 @@ fn case_050_retry_use_machine_after_failed_create() {
     assert!(res.expect("success").new_data);
     let failures = h.events_where(|k| matches!(k, EventKind::UseAttemptFailed { attempt: 1, .. }));
     assert_eq!(failures.len(), 1);
-    // create 60 s, 1 s sleep, create 60 s; then config + url of credentials. The new machine is
-    // found through the creation's wake-up (find-existing's config) first.
+    // create 60 s, 1 s sleep, create 60 s; then config + url of credentials. The owner is the
+    // only listener, so it receives its creation's wake-up itself (before its result, as in
+    // GitLab Runner) and finds the new machine through find-existing's config first.
     let expected = 60_000 + 1_000 + 60_000 + 500 + 500 + 300;
     assert_eq!(at.since(start).as_millis(), expected);
 }
