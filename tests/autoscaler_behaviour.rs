@@ -959,3 +959,50 @@ fn q10c_use_takes_machine_counted_by_blocked_acquire() {
     assert_eq!(h.removal_reasons(), ["machine is unavailable"]);
     assert!(h.calls_of("create").is_empty());
 }
+
+/// §3.11: Release of a machine without a record still raises the available counter and sends
+/// the wake-up (GitLab Runner's Release does both unconditionally); no record is made. A
+/// waiter listening for its own creation (10 s) is woken at once, re-lists, and takes a
+/// machine that appeared on disk meanwhile, long before its own creation would finish (the
+/// polls alone would not re-list: the counter is 0).
+#[test]
+fn s3_11_release_of_unknown_machine_counts_and_wakes() {
+    let mut h = Harness::single(0, machine("%s", 0, 3600));
+    h.release(R, "gone");
+    assert_eq!(h.core.coordinator_state(R), Some((0, 0, 1, 0)));
+    assert!(h.core.record("gone").is_none());
+    h.script.create_ms = 10_000;
+    let start = h.now;
+    let u = h.use_machine(R, None);
+    h.advance(1_300); // the first poll consumed the counter
+    assert_eq!(h.core.coordinator_state(R), Some((1, 0, 0, 1)));
+    h.disk("m");
+    h.release(R, "gone");
+    assert!(h.core.record("gone").is_none(), "stays absent");
+    h.settle(60_000);
+    let (at, res) = use_result(&h, u);
+    assert_eq!(res.expect("use").machine, "m");
+    // +1.3 s, then find-existing's config 0.5 s, credentials' config 0.5 s and url 0.3 s.
+    assert_eq!(at.since(start).as_millis(), 1_300 + 500 + 500 + 300);
+}
+
+/// §3.11: a second Release of a machine that is already Idle keeps it Idle (GitLab Runner sets
+/// Idle again) and still raises the available counter.
+#[test]
+fn s3_11_second_release_keeps_idle_and_counts() {
+    let mut h = Harness::single(0, machine("%s", 0, 3600));
+    h.disk("m");
+    assert_eq!(h.acquire_now(R), Ok(Acquired::Machine("m".into())));
+    h.release(R, "m");
+    assert_eq!(h.core.coordinator_state(R).map(|c| c.2), Some(1));
+    h.release(R, "m");
+    assert_eq!(h.core.coordinator_state(R).map(|c| c.2), Some(2));
+    assert_eq!(
+        h.core.record("m").map(|r| r.state),
+        Some(MachineState::Idle)
+    );
+    assert_eq!(
+        h.events_where(|k| *k == EventKind::ReleasedNotHeld).len(),
+        1
+    );
+}

@@ -603,14 +603,22 @@ fn case_073_credentials_failure_gives_no_data() {
     );
 }
 
-/// Case 74: Release with invalid data (unknown runner, unknown machine) does not crash.
+/// Case 74: Release with invalid data (unknown runner, unknown machine) does not crash. An
+/// unknown runner has no coordinator: ignored. An unknown machine of a known runner makes no
+/// record, but raises the available counter (and sends the wake-up) as GitLab Runner's
+/// Release does unconditionally (spec §3.11).
 #[test]
 fn case_074_release_with_invalid_data() {
     let mut h = Harness::single(0, machine("%s", 0, 3600));
     h.release("no-such-runner", "no-such-machine");
+    assert_eq!(h.events_where(|k| *k == EventKind::ReleaseIgnored).len(), 1);
     h.release(R, "no-such-machine");
-    assert_eq!(h.events_where(|k| *k == EventKind::ReleaseIgnored).len(), 2);
+    assert_eq!(
+        h.events_where(|k| *k == EventKind::ReleasedUnknown).len(),
+        1
+    );
     assert_eq!(h.core.records().count(), 0);
+    assert_eq!(h.core.coordinator_state(R), Some((0, 0, 1, 0)));
 }
 
 // ---- TestIntermediateMachineList -----------------------------------------------------------
