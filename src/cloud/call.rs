@@ -81,9 +81,9 @@ pub struct Timeouts {
     ///
     /// GitLab Runner gives `url` and `inspect` a 1 h timeout each (spec §3.12), so its worst
     /// case before failing is just under 2 h. simrun keeps them one call with **one** hour:
-    /// `inspect` only reads the machine's local store (it does not reach the cloud, and the
-    /// fake cloud models it as local), so only `url` can hang, and a hung `url` fails at 1 h
-    /// in GitLab Runner too. A 2 h budget would make that realistic hang fail an hour late to
+    /// `inspect` only reads the machine's local store (cloud-faults §1.3: it does not reach the
+    /// cloud, and the fake cloud models it as local), so only `url` can hang, and a hung `url`
+    /// fails at 1 h in GitLab Runner too. A 2 h budget would make that realistic hang fail an hour late to
     /// cover a case (a slow `url` and then an `inspect` that takes up to an hour) that does
     /// not arise.
     pub credentials: SimDuration,
