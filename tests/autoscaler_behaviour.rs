@@ -7,8 +7,10 @@ mod autoscaler_harness;
 use std::collections::BTreeMap;
 
 use autoscaler_harness::{Harness, R, machine, runner};
-use simrun::autoscaler::{AcquireError, Acquired, EventKind, MachineState, RequestId};
-use simrun::cloud::DriverErrorKind;
+use simrun::autoscaler::{
+    AcquireError, Acquired, EventKind, MachineState, RequestId, UseError, UsedMachine,
+};
+use simrun::cloud::{DriverErrorKind, StoreListing};
 use simrun::time::{SimDuration, SimTime};
 
 /// A minimal stand-in for the runner manager (another issue): every `check_interval` one
@@ -611,4 +613,400 @@ fn metrics_follow_the_lifecycle() {
     // 60 s lies above the 58.59375 s bucket and within the 73.2421875 s one.
     assert_eq!(m.creation.cumulative(3), 0);
     assert_eq!(m.creation.cumulative(4), 1);
+}
+
+// ---- spec items from the review against the spec (§0 W7, Q10, Q11, Q13, Q17, Q24, M13, …) --
+
+/// The result of a finished Use request.
+fn use_result(h: &Harness, r: RequestId) -> (SimTime, Result<UsedMachine, UseError>) {
+    h.uses.get(&r).cloned().expect("use answered")
+}
+
+/// §0 W7 / Q10b (§3.4 step 7, third case): IdleCount 1, limit 1, the only machine on disk is
+/// unreachable. Acquire counts it Idle, acquires it, fails CanConnect and removes it ("machine
+/// is unavailable"); the tally's Idle is 1, so Acquire returns nothing without an error (not
+/// NoFreeMachines). The job's Use then creates a machine with no limit check: Total 2 with
+/// limit 1.
+#[test]
+fn w7_q10b_unreachable_idle_gives_nothing_and_use_creates_over_limit() {
+    let mut h = Harness::single(1, machine("%s", 1, 3600));
+    h.disk("m");
+    h.script.unreachable.insert("m".into());
+    assert_eq!(h.acquire_now(R), Ok(Acquired::Nothing));
+    let r = h.core.record("m").expect("record");
+    assert_eq!(
+        (r.state, r.reason.as_str()),
+        (MachineState::Removing, "machine is unavailable")
+    );
+    assert!(
+        h.calls_of("create").is_empty(),
+        "Total 1 ≥ limit 1: no background creation"
+    );
+    let u = h.use_machine(R, None);
+    assert_eq!(
+        h.calls_of("create").len(),
+        1,
+        "Use creates regardless of limit"
+    );
+    assert_eq!(h.core.records().count(), 2, "Total 2 with limit 1");
+    assert_eq!(h.count_state(MachineState::Removing), 1);
+    assert_eq!(h.count_state(MachineState::Creating), 1);
+    h.settle(10 * 60_000);
+    let got = use_result(&h, u).1.expect("on-demand machine");
+    assert!(got.new_data);
+    assert_ne!(got.machine, "m");
+}
+
+/// Q10a: on-demand admission (IdleCount 0) reserves nothing. With limit 1, two Acquires before
+/// any Use both return nothing; the two Use(None) then create two machines (over the limit).
+#[test]
+fn q10a_on_demand_admission_reserves_nothing() {
+    let mut h = Harness::single(1, machine("%s", 0, 3600));
+    assert_eq!(h.acquire_now(R), Ok(Acquired::Nothing));
+    assert_eq!(h.acquire_now(R), Ok(Acquired::Nothing));
+    let a = h.use_machine(R, None);
+    let b = h.use_machine(R, None);
+    assert_eq!(h.calls_of("create").len(), 2);
+    assert_eq!(h.count_state(MachineState::Creating), 2);
+    h.settle(10 * 60_000);
+    let (ma, mb) = (
+        use_result(&h, a).1.expect("a").machine,
+        use_result(&h, b).1.expect("b").machine,
+    );
+    assert_ne!(ma, mb);
+    assert_eq!(
+        h.count_state(MachineState::Used),
+        2,
+        "2 machines with limit 1"
+    );
+}
+
+/// §2.2 / §3.11: Release of an Acquired machine that was never Used leaves `Used` unchanged, so
+/// IdleTime still counts from adoption. IdleCount 0, IdleTime 10: adopted at t = 0, Acquire +
+/// Release at 5 s, then Acquire at 11 s removes it ("too many idle machines"); had the Release
+/// at 5 s reset `Used`, it would be kept.
+#[test]
+fn release_of_acquired_machine_keeps_used_timestamp() {
+    let mut h = Harness::single(0, machine("%s", 0, 10));
+    h.disk("m");
+    assert_eq!(h.acquire_now(R), Ok(Acquired::Machine("m".into())));
+    h.release(R, "m");
+    h.run_until(SimTime(5_000));
+    assert_eq!(h.acquire_now(R), Ok(Acquired::Machine("m".into())));
+    h.release(R, "m");
+    let r = h.core.record("m").expect("record");
+    assert_eq!((r.state, r.used), (MachineState::Idle, SimTime(0)));
+    h.run_until(SimTime(11_000));
+    let _ = h.acquire_now(R);
+    let r = h.core.record("m").expect("record");
+    assert_eq!(
+        (r.state, r.reason.as_str()),
+        (MachineState::Removing, "too many idle machines")
+    );
+}
+
+/// §3.6 step 2b, §3.7: two on-demand waiters whose creations finish at different times each
+/// keep their own machine. W1 starts at 0 s, W2 at 10.7 s, each create takes 60.5 s. When W1's
+/// creation finishes W2 is the longest listener and receives the wake-up; in GitLab Runner its
+/// find-existing first runs `docker-machine ls` while W1 only reads its result channel, so W1
+/// takes its own machine first (the core delivers the owner's completion before the wake-up).
+#[test]
+fn s3_6_two_waiters_each_keep_their_own_machine() {
+    let mut h = Harness::single(0, machine("%s", 0, 3600));
+    h.script.create_ms = 60_500;
+    let w1 = h.use_machine(R, None);
+    h.run_until(SimTime(10_700));
+    let w2 = h.use_machine(R, None);
+    let creates: Vec<String> = h
+        .calls_of("create")
+        .iter()
+        .map(|c| c.machine.clone())
+        .collect();
+    assert_eq!(creates.len(), 2);
+    h.settle(10 * 60_000);
+    assert_eq!(use_result(&h, w1).1.expect("w1").machine, creates[0]);
+    assert_eq!(use_result(&h, w2).1.expect("w2").machine, creates[1]);
+    assert_eq!(h.calls_of("create").len(), 2);
+}
+
+/// Q11: a negative IdleCount disables pre-creation but is not on-demand mode (Acquire tests
+/// `== 0`): every Acquire fails with NoFreeMachines and no create ever runs.
+#[test]
+fn q11_negative_idle_count_never_creates() {
+    let mut h = Harness::single(0, machine("%s", -1, 3600));
+    for _ in 0..5 {
+        assert_eq!(h.acquire_now(R), Err(AcquireError::NoFreeMachines));
+        h.advance(3_000);
+    }
+    assert!(h.calls_of("create").is_empty());
+    assert_eq!(h.core.records().count(), 0);
+}
+
+/// §3.6 step 2: a Use whose creations always fail makes exactly 3 useMachine attempts, each a
+/// create followed by the 1 s sleep (also after the last), and replies with the create error
+/// at 3 × create time + 3 × 1 s.
+#[test]
+fn s3_6_use_with_failing_creates_makes_three_attempts() {
+    let mut h = Harness::single(0, machine("%s", 0, 3600));
+    h.script.create_fails = true;
+    let start = h.now;
+    let u = h.use_machine(R, None);
+    h.settle(30 * 60_000);
+    let (at, res) = use_result(&h, u);
+    assert!(
+        matches!(res, Err(UseError::Machine(ref e)) if e.contains("quota")),
+        "{res:?}"
+    );
+    assert_eq!(h.calls_of("create").len(), 3);
+    assert_eq!(at.since(start).as_millis(), 3 * 60_000 + 3 * 1_000);
+}
+
+/// Q13 / §3.9: Removing machines whose directory is still listed hold `limit` slots. limit 2,
+/// `rm -y` always failing: both machines sit in Removing and block background creation; a
+/// machine created on demand (no limit check) is removed as "too many machines" once Idle.
+#[test]
+fn q13_removing_machines_hold_limit_slots() {
+    let mut m = machine("%s", 2, 3600);
+    let mut h = Harness::single(2, m.clone());
+    assert_eq!(h.acquire_now(R), Err(AcquireError::NoFreeMachines));
+    h.advance(60_000);
+    assert_eq!(h.count_state(MachineState::Idle), 2);
+    h.script.rm_fails = true;
+    m.idle.idle_count = 0;
+    m.idle.idle_time = 0;
+    h.set_runner(runner(R, "", 2, m.clone()));
+    h.advance(1);
+    let _ = h.acquire_now(R);
+    assert_eq!(h.removal_reasons(), vec!["too many idle machines"; 2]);
+    m.idle.idle_count = 2;
+    m.idle.idle_time = 3600;
+    h.set_runner(runner(R, "", 2, m));
+    h.advance(60_000);
+    assert_eq!(
+        h.count_state(MachineState::Removing),
+        2,
+        "rm -y keeps failing"
+    );
+    assert_eq!(h.acquire_now(R), Err(AcquireError::NoFreeMachines));
+    assert_eq!(
+        h.calls_of("create").len(),
+        2,
+        "Total 2 ≥ limit 2: no creation"
+    );
+    let u = h.use_now(R, None).expect("on demand, no limit check");
+    assert_eq!(h.calls_of("create").len(), 3);
+    h.release(R, &u.machine);
+    h.advance(1);
+    assert_eq!(h.acquire_now(R), Err(AcquireError::NoFreeMachines));
+    let r = h.core.record(&u.machine).expect("record");
+    assert_eq!(
+        (r.state, r.reason.as_str()),
+        (MachineState::Removing, "too many machines")
+    );
+    assert_eq!(h.calls_of("create").len(), 3);
+}
+
+/// Q17: background creation counts on-demand creations against MaxGrowthRate. MaxGrowthRate 2,
+/// IdleCount 3, one Use(None) creation in flight: the next Acquire starts exactly one
+/// background creation, the one after none.
+#[test]
+fn q17_background_creation_counts_on_demand_creation() {
+    let mut m = machine("%s", 3, 3600);
+    m.max_growth_rate = 2;
+    let mut h = Harness::single(0, m);
+    h.script.hang.insert("create");
+    let _ = h.use_machine(R, None);
+    assert_eq!(h.calls_of("create").len(), 1);
+    h.advance(100);
+    assert_eq!(h.acquire_now(R), Err(AcquireError::NoFreeMachines));
+    assert_eq!(
+        h.calls_of("create").len(),
+        2,
+        "exactly one background creation"
+    );
+    assert_eq!(h.acquire_now(R), Err(AcquireError::NoFreeMachines));
+    assert_eq!(
+        h.calls_of("create").len(),
+        2,
+        "Creating 2 ≥ MaxGrowthRate 2"
+    );
+}
+
+/// Q24 (case 79 continued): the waiter took the released machine A; its own creation, blocked
+/// so far, finishes later and becomes one extra Idle machine, and the available counter goes
+/// up by one with nobody left to take it.
+#[test]
+fn q24_blocked_creation_becomes_extra_idle() {
+    let mut m = machine("%s", 0, 3600);
+    m.max_growth_rate = 1;
+    let mut h = Harness::single(0, m);
+    let a = h.use_now(R, None).expect("A").machine;
+    h.script.create_ms = 600_000;
+    let r = h.use_machine(R, None);
+    h.advance(1_000);
+    h.release(R, &a);
+    h.advance(10_000);
+    assert_eq!(use_result(&h, r).1.expect("ok").machine, a);
+    let blocked = h.calls_of("create")[1].machine.clone();
+    assert_eq!(
+        h.core.record(&blocked).map(|r| r.state),
+        Some(MachineState::Creating)
+    );
+    assert_eq!(h.count_state(MachineState::Idle), 0);
+    let before = h.core.coordinator_state(R).expect("coordinator");
+    h.advance(600_000);
+    assert_eq!(
+        h.core.record(&blocked).map(|r| r.state),
+        Some(MachineState::Idle)
+    );
+    assert_eq!(
+        h.count_state(MachineState::Idle),
+        1,
+        "one extra Idle machine"
+    );
+    let after = h.core.coordinator_state(R).expect("coordinator");
+    assert_eq!(after.2, before.2 + 1, "available counter +1");
+    assert_eq!(after.3, 0, "nobody listens");
+}
+
+/// §0 M13: a listing error during a wait-loop re-check ends that useMachine attempt; after the
+/// 1 s sleep the next attempt runs (and, its own machine still Creating, starts another
+/// creation), while the first attempt's creation carries on and becomes Idle — the waiter
+/// then takes it through the wake-up. Setup as case 54: the available counter is 1 and the
+/// only disk machine unreachable, so the first poll (1 s after the create starts) re-lists.
+#[test]
+fn m13_listing_error_in_wait_ends_attempt_and_creation_carries_on() {
+    let mut h = Harness::single(0, machine("%s", 0, 3600));
+    h.disk("m1");
+    assert_eq!(h.acquire_now(R), Ok(Acquired::Machine("m1".into())));
+    h.release(R, "m1");
+    h.script.unreachable.insert("m1".into());
+    let t0 = h.now;
+    let u = h.use_machine(R, None);
+    h.advance(1_000); // m1 failed CanConnect at +0.5 s; the own create started then
+    assert_eq!(h.calls_of("create").len(), 1);
+    let first = h.calls_of("create")[0].machine.clone();
+    let store = std::mem::replace(
+        &mut h.store,
+        StoreListing::failed("open machines: permission denied"),
+    );
+    h.advance(1_000); // the poll at +1.5 s re-lists and fails
+    h.store = store;
+    let failed = h.events_where(|k| matches!(k, EventKind::UseAttemptFailed { .. }));
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].at, t0 + SimDuration(1_500));
+    assert!(matches!(
+        &failed[0].kind,
+        EventKind::UseAttemptFailed { attempt: 1, error } if error.contains("permission denied")
+    ));
+    assert_eq!(
+        h.core.record(&first).map(|r| r.state),
+        Some(MachineState::Creating),
+        "the own creation carries on"
+    );
+    h.settle(10 * 60_000);
+    let creates = h.calls_of("create");
+    assert_eq!(creates.len(), 2, "attempt 2 started its own creation");
+    let second_start = h
+        .calls
+        .iter()
+        .filter(|(_, c)| c.kind.command() == "create")
+        .map(|(t, _)| *t)
+        .nth(1);
+    assert_eq!(
+        second_start,
+        Some(t0 + SimDuration(2_500)),
+        "attempt 2 began after the 1 s sleep"
+    );
+    let got = use_result(&h, u).1.expect("use");
+    assert_eq!(
+        got.machine, first,
+        "the first creation, found through the wake-up"
+    );
+    let second = h.calls_of("create")[1].machine.clone();
+    assert_eq!(
+        h.core.record(&second).map(|r| r.state),
+        Some(MachineState::Idle),
+        "the second becomes extra Idle capacity (Q24)"
+    );
+}
+
+/// §3.14 / Q10c: while an Acquire holds the acquire lock waiting for find-free's `config` on
+/// m2, a Use(None) (not under the lock) takes m1, which the Acquire had counted Idle. m2 turns
+/// out unreachable, m1 is no longer acquirable: the Acquire returns nothing without an error
+/// (the W7 path, IdleCount 1) and creates nothing.
+#[test]
+fn q10c_use_takes_machine_counted_by_blocked_acquire() {
+    let mut h = Harness::single(0, machine("%s", 1, 3600));
+    h.disk("m1");
+    h.disk("m2");
+    h.script.unreachable.insert("m2".into());
+    let a = h.acquire(R);
+    assert_eq!(h.core.acquire_lock_state(), (true, 0));
+    assert_eq!(
+        h.core.record("m2").map(|r| r.state),
+        Some(MachineState::Acquired)
+    );
+    h.advance(100);
+    let u = h.use_machine(R, None);
+    assert_eq!(
+        h.core.record("m1").map(|r| r.state),
+        Some(MachineState::Acquired),
+        "Use's find-existing took m1"
+    );
+    h.settle(60_000);
+    assert_eq!(
+        h.acquires.get(&a).map(|x| x.1.clone()),
+        Some(Ok(Acquired::Nothing))
+    );
+    assert_eq!(use_result(&h, u).1.expect("use").machine, "m1");
+    assert_eq!(h.removal_reasons(), ["machine is unavailable"]);
+    assert!(h.calls_of("create").is_empty());
+}
+
+/// §3.11: Release of a machine without a record still raises the available counter and sends
+/// the wake-up (GitLab Runner's Release does both unconditionally); no record is made. A
+/// waiter listening for its own creation (10 s) is woken at once, re-lists, and takes a
+/// machine that appeared on disk meanwhile, long before its own creation would finish (the
+/// polls alone would not re-list: the counter is 0).
+#[test]
+fn s3_11_release_of_unknown_machine_counts_and_wakes() {
+    let mut h = Harness::single(0, machine("%s", 0, 3600));
+    h.release(R, "gone");
+    assert_eq!(h.core.coordinator_state(R), Some((0, 0, 1, 0)));
+    assert!(h.core.record("gone").is_none());
+    h.script.create_ms = 10_000;
+    let start = h.now;
+    let u = h.use_machine(R, None);
+    h.advance(1_300); // the first poll consumed the counter
+    assert_eq!(h.core.coordinator_state(R), Some((1, 0, 0, 1)));
+    h.disk("m");
+    h.release(R, "gone");
+    assert!(h.core.record("gone").is_none(), "stays absent");
+    h.settle(60_000);
+    let (at, res) = use_result(&h, u);
+    assert_eq!(res.expect("use").machine, "m");
+    // +1.3 s, then find-existing's config 0.5 s, credentials' config 0.5 s and url 0.3 s.
+    assert_eq!(at.since(start).as_millis(), 1_300 + 500 + 500 + 300);
+}
+
+/// §3.11: a second Release of a machine that is already Idle keeps it Idle (GitLab Runner sets
+/// Idle again) and still raises the available counter.
+#[test]
+fn s3_11_second_release_keeps_idle_and_counts() {
+    let mut h = Harness::single(0, machine("%s", 0, 3600));
+    h.disk("m");
+    assert_eq!(h.acquire_now(R), Ok(Acquired::Machine("m".into())));
+    h.release(R, "m");
+    assert_eq!(h.core.coordinator_state(R).map(|c| c.2), Some(1));
+    h.release(R, "m");
+    assert_eq!(h.core.coordinator_state(R).map(|c| c.2), Some(2));
+    assert_eq!(
+        h.core.record("m").map(|r| r.state),
+        Some(MachineState::Idle)
+    );
+    assert_eq!(
+        h.events_where(|k| *k == EventKind::ReleasedNotHeld).len(),
+        1
+    );
 }

@@ -25,24 +25,41 @@ fn machine_of(r: &Result<Acquired, AcquireError>) -> String {
 
 /// Case 41: an unknown listed name gets a record Idle/UsedCount 1 (adoption); a second listing
 /// gives the same record; acquiring makes it Acquired; a second acquire gets nothing; the
-/// record is still there, Acquired. Mapped onto Acquire with IdleCount 0 (no creations).
+/// record is still there, Acquired. Mapped onto Acquire with IdleCount 0 (no creations): the
+/// store lists "test" then "other"; the first Acquire adopts both in its update pass and
+/// find-free tries the newest ("other") first, so while its `config` runs "test" has been
+/// looked up without being acquired.
 #[test]
 fn case_041_machine_details_adoption_and_acquire() {
     let mut h = Harness::single(0, machine("%s", 0, 3600));
     h.disk("test");
+    h.disk("other");
+    let first = h.acquire(R);
+    assert!(h.acquires.is_empty(), "waiting for config on \"other\"");
+    let r = h.core.record("test").expect("record made by the lookup");
+    assert_eq!(
+        (r.state, r.used_count, r.created),
+        (MachineState::Idle, 1, SimTime(0))
+    );
+    h.advance(1_000);
+    assert_eq!(
+        h.acquires.get(&first).map(|x| x.1.clone()),
+        Some(acquired("other"))
+    );
+    assert_eq!(h.events_where(|k| *k == EventKind::Adopted).len(), 2);
     assert_eq!(h.acquire_now(R), acquired("test"));
-    let adopted = h.events_where(|k| *k == EventKind::Adopted);
-    assert_eq!(adopted.len(), 1);
     let r = h.core.record("test").expect("record");
     assert_eq!(
         (r.state, r.used_count, r.created),
-        (MachineState::Acquired, 1, SimTime(0))
+        (MachineState::Acquired, 1, SimTime(0)),
+        "the same record, now Acquired"
     );
+    assert_eq!(h.events_where(|k| *k == EventKind::Adopted).len(), 2);
     h.advance(1_000);
     assert_eq!(h.acquire_now(R), Ok(Acquired::Nothing), "already acquired");
     assert_eq!(
         h.events_where(|k| *k == EventKind::Adopted).len(),
-        1,
+        2,
         "same record"
     );
     let r = h.core.record("test").expect("record kept");
@@ -147,9 +164,39 @@ fn case_047_create_then_remove() {
 }
 
 /// Case 48: a failing driver create delivers the error and leaves the record Removing
-/// ("Failed to create").
+/// ("Failed to create"). The error is observable where GitLab Runner delivers it: to the
+/// on-demand waiter that started the creation (the useMachine attempt fails with it, and Use
+/// finally returns it). A background creation's failure only reaches the log.
 #[test]
 fn case_048_failed_create_is_removing() {
+    let mut h = Harness::single(0, machine("%s", 0, 3600));
+    h.script.create_fails = true;
+    h.script.failed_create_leaves_dir = true;
+    let u = h.use_machine(R, None);
+    let name = h.calls_of("create")[0].machine.clone();
+    h.advance(60_000);
+    let r = h.core.record(&name).expect("record");
+    assert_eq!(
+        (r.state, r.reason.as_str()),
+        (MachineState::Removing, "Failed to create")
+    );
+    let failed = h.events_where(|k| {
+        matches!(k, EventKind::UseAttemptFailed { attempt: 1, error } if error.contains("quota"))
+    });
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].at,
+        SimTime(60_000),
+        "delivered when the create failed"
+    );
+    h.settle(30 * 60_000);
+    let res = h.uses.get(&u).map(|x| x.1.clone()).expect("answered");
+    assert!(
+        matches!(res, Err(UseError::Machine(ref e)) if e.contains("quota")),
+        "{res:?}"
+    );
+
+    // Background creation (Acquire, IdleCount 1): the same removal, the error logged.
     let mut h = Harness::single(0, machine("%s", 1, 0));
     h.script.create_fails = true;
     h.script.failed_create_leaves_dir = true;
@@ -203,8 +250,9 @@ fn case_050_retry_use_machine_after_failed_create() {
     assert!(res.expect("success").new_data);
     let failures = h.events_where(|k| matches!(k, EventKind::UseAttemptFailed { attempt: 1, .. }));
     assert_eq!(failures.len(), 1);
-    // create 60 s, 1 s sleep, create 60 s; then config + url of credentials. The new machine is
-    // found through the creation's wake-up (find-existing's config) first.
+    // create 60 s, 1 s sleep, create 60 s; then config + url of credentials. The owner is the
+    // only listener, so it receives its creation's wake-up itself (before its result, as in
+    // GitLab Runner) and finds the new machine through find-existing's config first.
     let expected = 60_000 + 1_000 + 60_000 + 500 + 500 + 300;
     assert_eq!(at.since(start).as_millis(), expected);
 }
@@ -555,14 +603,22 @@ fn case_073_credentials_failure_gives_no_data() {
     );
 }
 
-/// Case 74: Release with invalid data (unknown runner, unknown machine) does not crash.
+/// Case 74: Release with invalid data (unknown runner, unknown machine) does not crash. An
+/// unknown runner has no coordinator: ignored. An unknown machine of a known runner makes no
+/// record, but raises the available counter (and sends the wake-up) as GitLab Runner's
+/// Release does unconditionally (spec §3.11).
 #[test]
 fn case_074_release_with_invalid_data() {
     let mut h = Harness::single(0, machine("%s", 0, 3600));
     h.release("no-such-runner", "no-such-machine");
+    assert_eq!(h.events_where(|k| *k == EventKind::ReleaseIgnored).len(), 1);
     h.release(R, "no-such-machine");
-    assert_eq!(h.events_where(|k| *k == EventKind::ReleaseIgnored).len(), 2);
+    assert_eq!(
+        h.events_where(|k| *k == EventKind::ReleasedUnknown).len(),
+        1
+    );
     assert_eq!(h.core.records().count(), 0);
+    assert_eq!(h.core.coordinator_state(R), Some((0, 0, 1, 0)));
 }
 
 // ---- TestIntermediateMachineList -----------------------------------------------------------

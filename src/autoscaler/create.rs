@@ -154,10 +154,28 @@ impl Core {
                         duration_ms: elapsed.as_millis(),
                     },
                 );
+                // Available counter +1 and the wake-up (spec §2.3, §3.7), and the owner's
+                // result (§3.6 step 2b). In GitLab Runner the signal is sent first, but a
+                // woken *other* waiter starts its find-existing with `docker-machine ls`,
+                // while the owner only reads its result channel and tries its own machine:
+                // the owner almost always wins. Listing is instantaneous here, so the owner's
+                // completion is delivered first whenever the wake-up would go to another
+                // waiter. When the owner itself is the longest listener it receives the
+                // signal itself (as in Go) and takes the find-existing path.
                 self.coordinator(&op.token).available += 1;
-                self.wake_up(&op.token, listing);
-                if let Some(w) = op.waiter {
-                    self.own_creation_done(w, name, Ok(()), listing);
+                let owner_is_woken = op
+                    .waiter
+                    .is_some_and(|w| self.coordinator(&op.token).listeners.front() == Some(&w));
+                match op.waiter {
+                    Some(w) if !owner_is_woken => {
+                        self.own_creation_done(w, name, Ok(()), listing);
+                        self.wake_up(&op.token, listing);
+                    }
+                    Some(w) => {
+                        self.wake_up(&op.token, listing);
+                        self.own_creation_done(w, name, Ok(()), listing);
+                    }
+                    None => self.wake_up(&op.token, listing),
                 }
             }
             Err(e) => {

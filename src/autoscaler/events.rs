@@ -115,8 +115,15 @@ pub enum EventKind {
     },
     /// Release (spec §3.11): back to Idle.
     Released,
-    /// Release named a machine without a record: ignored (case 74).
+    /// Release for a runner unknown to this core: ignored (case 74).
     ReleaseIgnored,
+    /// Release named a machine without a record: no record is made, but the available
+    /// counter +1 and the wake-up happen as in GitLab Runner (spec §3.11).
+    ReleasedUnknown,
+    /// Release named a machine that is neither Acquired nor Used: an Idle one goes through
+    /// Release's steps (stays Idle, or MaxBuilds removes it), a Creating or Removing one keeps
+    /// its state; the available counter +1 and the wake-up happen unless removed (spec §3.11).
+    ReleasedNotHeld,
     /// A driver call reached its timeout and was given up (spec §3.12).
     CallTimedOut {
         /// The call.
@@ -195,7 +202,13 @@ impl fmt::Display for EventKind {
             EventKind::Used { new_data } => write!(f, "machine used (new data: {new_data})"),
             EventKind::UseFailed { error } => write!(f, "use failed: {error}"),
             EventKind::Released => f.write_str("machine released"),
-            EventKind::ReleaseIgnored => f.write_str("release of an unknown machine ignored"),
+            EventKind::ReleaseIgnored => f.write_str("release for an unknown runner ignored"),
+            EventKind::ReleasedUnknown => {
+                f.write_str("release of a machine without a record: available +1, wake-up")
+            }
+            EventKind::ReleasedNotHeld => {
+                f.write_str("release of a machine not held (Idle, Creating or Removing)")
+            }
             EventKind::CallTimedOut { call, command } => {
                 write!(f, "docker-machine {command} ({call}) timed out: killed")
             }

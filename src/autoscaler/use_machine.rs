@@ -439,44 +439,61 @@ impl Core {
         });
     }
 
-    /// Release (spec §3.11): Used → Used = now; MaxBuilds reached → remove("Too many builds");
-    /// else Idle, available +1 and a wake-up. Only Acquired or Used machines are released; a
-    /// name without a record, or in another state, is ignored (case 74; GitLab Runner never
-    /// releases such machines).
+    /// Release (spec §3.11): Used → Used = now (an Acquired machine keeps its `Used`, §2.2);
+    /// MaxBuilds reached → remove("Too many builds") and stop; else Idle, available counter +1
+    /// and a wake-up.
+    ///
+    /// GitLab Runner does the last step unconditionally. So here a machine **without a
+    /// record** (deleted by a finished removal, later by a shutdown drain) still raises the
+    /// runner's available counter and sends the wake-up, and no record is made (it stays
+    /// absent). An Idle record (a second Release) goes through the same steps, so MaxBuilds
+    /// can remove it. A Creating or Removing record keeps its state and is not removed again
+    /// (GitLab Runner would set it Idle, or restart its removal; only a shutdown drain racing
+    /// a job's Release can get there, and that issue decides); it still gets the counter +1
+    /// and the wake-up. A runner unknown to this core (case 74) has no coordinator: nothing
+    /// happens but the log entry.
     pub(super) fn release(&mut self, runner: &str, machine: &str, listing: &StoreListing) {
         let now = self.now;
-        let Some(r) = self.records.get_mut(machine) else {
+        let Some(cfg) = self.runners.get(runner) else {
             self.log(Some(runner), Some(machine), EventKind::ReleaseIgnored);
             return;
         };
-        if !matches!(r.state, MachineState::Acquired | MachineState::Used) {
-            self.log(Some(runner), Some(machine), EventKind::ReleaseIgnored);
-            return;
+        let token = cfg.token.expose().to_string();
+        let max_builds = cfg.machine.as_ref().map_or(0, |m| m.max_builds);
+        match self.records.get_mut(machine) {
+            Some(r)
+                if matches!(
+                    r.state,
+                    MachineState::Acquired | MachineState::Used | MachineState::Idle
+                ) =>
+            {
+                let held = r.state != MachineState::Idle;
+                if r.state == MachineState::Used {
+                    r.used = now;
+                }
+                let used_count = r.used_count;
+                if max_builds > 0
+                    && used_count >= max_builds
+                    && self
+                        .remove(machine, REASON_RELEASE_TOO_MANY_BUILDS, Some(runner))
+                        .is_ok()
+                {
+                    return;
+                }
+                if let Some(r) = self.records.get_mut(machine) {
+                    r.state = MachineState::Idle;
+                }
+                let kind = if held {
+                    EventKind::Released
+                } else {
+                    EventKind::ReleasedNotHeld
+                };
+                self.log(Some(runner), Some(machine), kind);
+            }
+            Some(_) => self.log(Some(runner), Some(machine), EventKind::ReleasedNotHeld),
+            None => self.log(Some(runner), Some(machine), EventKind::ReleasedUnknown),
         }
-        if r.state == MachineState::Used {
-            r.used = now;
-        }
-        let used_count = r.used_count;
-        let cfg = self.runners.get(runner);
-        let max_builds = cfg
-            .and_then(|c| c.machine.as_ref())
-            .map_or(0, |m| m.max_builds);
-        let token = cfg.map(|c| c.token.expose().to_string());
-        if max_builds > 0
-            && used_count >= max_builds
-            && self
-                .remove(machine, REASON_RELEASE_TOO_MANY_BUILDS, Some(runner))
-                .is_ok()
-        {
-            return;
-        }
-        if let Some(r) = self.records.get_mut(machine) {
-            r.state = MachineState::Idle;
-        }
-        self.log(Some(runner), Some(machine), EventKind::Released);
-        if let Some(token) = token {
-            self.coordinator(&token).available += 1;
-            self.wake_up(&token, listing);
-        }
+        self.coordinator(&token).available += 1;
+        self.wake_up(&token, listing);
     }
 }

@@ -39,7 +39,8 @@ pub enum CallKind {
     /// `docker-machine config <name>`: CanConnect (spec §3.12). `Ok` = reachable. Timeout 1 h.
     CanConnect,
     /// `docker-machine url <name>` plus `inspect` for the TLS store path: the credentials a build
-    /// needs (spec §3.6 step 4; CanConnect runs before it as its own call). Timeout 1 h.
+    /// needs (spec §3.6 step 4; CanConnect runs before it as its own call). Timeout 1 h: see
+    /// [`Timeouts::credentials`] for why the two commands are one call with one hour.
     Credentials,
     /// Exist: `<storage>/machines/<name>/config.json` is present and `docker-machine inspect
     /// <name>` succeeds (spec §3.9 step 1). `Ok` = exists; any error = does not exist.
@@ -77,6 +78,14 @@ pub struct Timeouts {
     /// `config` (CanConnect): 1 h.
     pub can_connect: SimDuration,
     /// `url` + `inspect` (credentials): 1 h.
+    ///
+    /// GitLab Runner gives `url` and `inspect` a 1 h timeout each (spec §3.12), so its worst
+    /// case before failing is just under 2 h. simrun keeps them one call with **one** hour:
+    /// `inspect` only reads the machine's local store (cloud-faults §1.3: it does not reach the
+    /// cloud, and the fake cloud models it as local), so only `url` can hang, and a hung `url`
+    /// fails at 1 h in GitLab Runner too. A 2 h budget would make that realistic hang fail an hour late to
+    /// cover a case (a slow `url` and then an `inspect` that takes up to an hour) that does
+    /// not arise.
     pub credentials: SimDuration,
     /// `stop`: 1 min.
     pub stop: SimDuration,
