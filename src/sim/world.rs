@@ -495,6 +495,38 @@ impl<'s> World<'s> {
                 let Some(i) = self.preparing.remove(&worker) else {
                     return;
                 };
+                // Invariant: a machine runs at most one job at a time.
+                if let Some(m) = machine.as_deref()
+                    && let Some(other) = self
+                        .running
+                        .values()
+                        .find(|&&j| self.records[j].machine.as_deref() == Some(m))
+                {
+                    let detail = format!(
+                        "job {} started on {m} while job {} runs there",
+                        self.jobs[i].id, self.jobs[*other].id
+                    );
+                    self.violations.push(Finding {
+                        time_ms: now.as_millis(),
+                        invariant: "one_job_per_machine",
+                        detail,
+                        quirk: None,
+                    });
+                }
+                // Invariant: running jobs ≤ concurrent (the manager's workers).
+                let concurrent = self.manager.settings().concurrent;
+                if self.running.len() + 1 > concurrent {
+                    let detail = format!(
+                        "{} jobs running with concurrent = {concurrent}",
+                        self.running.len() + 1
+                    );
+                    self.violations.push(Finding {
+                        time_ms: now.as_millis(),
+                        invariant: "jobs_within_concurrent",
+                        detail,
+                        quirk: None,
+                    });
+                }
                 let rec = &mut self.records[i];
                 rec.start = Some(now);
                 rec.machine = machine.clone();
@@ -827,11 +859,24 @@ impl<'s> World<'s> {
             if j.picked.is_some() && j.outcome == JobOutcome::Pending {
                 j.outcome = JobOutcome::Running;
             }
-            if j.outcome == JobOutcome::Succeeded && j.end.is_none() {
+            // Invariant: every job is accounted for exactly once, with a consistent history.
+            let consistent = match j.outcome {
+                JobOutcome::Succeeded => {
+                    j.picked.is_some_and(|p| p >= j.arrival)
+                        && j.start.zip(j.picked).is_some_and(|(s, p)| s >= p)
+                        && j.end.zip(j.start).is_some_and(|(e, s)| e >= s)
+                }
+                JobOutcome::Failed => {
+                    j.picked.is_some() && j.end.is_some() && j.failure_reason.is_some()
+                }
+                JobOutcome::Running => j.picked.is_some() && j.end.is_none(),
+                JobOutcome::Pending => j.picked.is_none() && j.start.is_none(),
+            };
+            if !consistent {
                 self.violations.push(Finding {
                     time_ms: end.as_millis(),
                     invariant: "every_job_ends_once",
-                    detail: format!("job {} succeeded without an end", j.id),
+                    detail: format!("job {} has an inconsistent history: {j:?}", j.id),
                     quirk: None,
                 });
             }
@@ -906,6 +951,8 @@ fn event_label(k: &EventKind) -> (&'static str, String) {
         EventKind::UseFailed { error } => ("use failed", error.clone()),
         EventKind::Released => ("released", String::new()),
         EventKind::ReleaseIgnored => ("release ignored", String::new()),
+        EventKind::ReleasedUnknown => ("released unknown machine", k.to_string()),
+        EventKind::ReleasedNotHeld => ("released machine not held", k.to_string()),
         EventKind::CallTimedOut { command, .. } => {
             ("call timed out", format!("docker-machine {command}"))
         }
