@@ -191,3 +191,40 @@ fn every_shared_config_runs_to_the_end() {
         assert!((sum - r.cloud_bill_usd).abs() < 1e-6);
     }
 }
+
+#[test]
+fn preexisting_machines_are_adopted_as_used_once_quirk_q3() {
+    // Three machines are in the store at the start. The first Acquire (t = 0) lists them,
+    // adopts each as Idle with UsedCount 1 (spec §2.4), and with MaxBuilds = 1 the update pass
+    // removes every one of them at once: "too many builds" (Q3).
+    let text = fixed(
+        "    IdleCount = 0\n    IdleTime = 600\n    MaxBuilds = 1\n",
+        "concurrent = 1\n",
+        "[[machines]]\nrunner = \"r\"\ncount = 3\nage = \"2h\"\n",
+        "",
+    );
+    let r = simulate(&text);
+    assert_eq!(r.machines.len(), 3);
+    assert!(
+        r.machines
+            .iter()
+            .all(|m| m.end_state == "removed" && m.jobs == 0),
+        "{:?}",
+        r.machines
+    );
+    let adopted = r
+        .events
+        .iter()
+        .filter(|e| e.event == "adopted" && e.time.as_millis() == 0)
+        .count();
+    assert_eq!(adopted, 3);
+    let removals: Vec<&str> = r
+        .events
+        .iter()
+        .filter(|e| e.event == "removal requested")
+        .map(|e| e.reason.as_str())
+        .collect();
+    assert_eq!(removals, vec!["too many builds"; 3]);
+    // Each billed one started hour (from the start of the simulated span): 3 USD.
+    assert!((r.cloud_bill_usd - 3.0).abs() < 1e-9);
+}

@@ -881,6 +881,23 @@ impl<'s> World<'s> {
                 });
             }
         }
+        let mut warnings: Vec<String> = self
+            .s
+            .runner
+            .warnings
+            .iter()
+            .map(|w| crate::config::diagnostic::one_line(w, &self.s.runner.source.name))
+            .collect();
+        for id in &self.runner_ids {
+            if let Some(rc) = self.cloud.runner(id)
+                && rc.quote.source == crate::fake_cloud::PriceSource::Fallback
+            {
+                warnings.push(format!(
+                    "runner {id}: instance type {:?} is not in the {} profile's price table: billed at its fallback price {} USD/h",
+                    rc.spec.instance_type, rc.profile.name, rc.quote.usd_per_hour
+                ));
+            }
+        }
         let mut api_calls = BTreeMap::new();
         for (k, v) in &self.cloud.api_calls {
             api_calls.insert(k.clone(), *v);
@@ -900,13 +917,7 @@ impl<'s> World<'s> {
             cloud_bill_usd,
             violations: self.violations,
             quirks: self.quirks,
-            warnings: self
-                .s
-                .runner
-                .warnings
-                .iter()
-                .map(|w| crate::config::diagnostic::one_line(w, &self.s.runner.source.name))
-                .collect(),
+            warnings,
         }
     }
 }
