@@ -113,6 +113,8 @@ struct World<'s> {
     preparing: BTreeMap<WorkerId, usize>,
     machines: BTreeMap<String, MachineTrack>,
     machine_order: Vec<String>,
+    /// Machines whose tracked state is not `None` (seen at the last observation).
+    live: std::collections::BTreeSet<String>,
     timeline: Vec<TimelineRow>,
     last_counts: BTreeMap<String, [u32; 6]>,
     events: Vec<EventRow>,
@@ -234,6 +236,7 @@ impl<'s> World<'s> {
             preparing: BTreeMap::new(),
             machines,
             machine_order,
+            live: std::collections::BTreeSet::new(),
             timeline: Vec::new(),
             last_counts: BTreeMap::new(),
             events: Vec::new(),
@@ -722,14 +725,31 @@ impl<'s> World<'s> {
                 let _ = vm;
             }
         }
-        for (name, track) in self.machines.iter_mut() {
+        // Only machines seen now or tracked until now can change state: the others are gone
+        // for good, so a long run does not rescan every machine it ever had.
+        let changed: Vec<String> = self
+            .live
+            .iter()
+            .filter(|n| !seen.contains_key(n.as_str()))
+            .cloned()
+            .chain(seen.keys().map(|n| n.to_string()))
+            .collect();
+        for name in changed {
             let st = seen.get(name.as_str()).copied();
+            let Some(track) = self.machines.get_mut(&name) else {
+                continue;
+            };
             if st != track.state {
                 if let Some(old) = track.state {
                     track.time_in[old.index()] += now.since(track.since).as_millis();
                 }
                 track.state = st;
                 track.since = now;
+            }
+            if st.is_some() {
+                self.live.insert(name);
+            } else {
+                self.live.remove(&name);
             }
         }
         for (i, id) in self.runner_ids.iter().enumerate() {
