@@ -228,3 +228,64 @@ fn preexisting_machines_are_adopted_as_used_once_quirk_q3() {
     // Each billed one started hour (from the start of the simulated span): 3 USD.
     assert!((r.cloud_bill_usd - 3.0).abs() < 1e-9);
 }
+
+#[test]
+fn sigquit_finishes_the_running_job_and_leaves_the_machine_running() {
+    // Job 1 (30 min) starts at about 63 s on an on-demand machine. SIGQUIT at 10 min: the
+    // feeder stops, the job runs to completion, the provider has no drain config, so the
+    // process exits and the idle machine stays in the cloud (left running, spec §4.2). Job 2
+    // arrives after the signal and stays pending.
+    let text = fixed(
+        "    IdleCount = 0\n    IdleTime = 60\n",
+        "concurrent = 2\n",
+        "[[workload]]\nkind = \"burst\"\nat = \"10s\"\njobs = 1\nduration = \"30m\"\n\
+         [[workload]]\nkind = \"burst\"\nat = \"20m\"\njobs = 1\nduration = \"1m\"\n\
+         [[signals]]\nat = \"10m\"\nsignal = \"SIGQUIT\"\n",
+        "",
+    );
+    let r = simulate(&text);
+    assert_eq!(r.jobs[0].outcome, JobOutcome::Succeeded);
+    assert_eq!(r.jobs[1].outcome, JobOutcome::Pending);
+    assert_eq!(r.machines.len(), 1);
+    assert_eq!(r.machines[0].end_state, "left_running");
+    let exit = r
+        .events
+        .iter()
+        .find(|e| e.event == "process exited")
+        .expect("exited");
+    assert_eq!(
+        exit.time,
+        r.jobs[0].end.unwrap(),
+        "exits when the last job ends"
+    );
+    assert!(
+        r.events
+            .iter()
+            .any(|e| e.reason == "No shutdown drain config, skipping machine pool drain")
+    );
+    assert!((r.cloud_bill_usd - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn sigterm_aborts_the_running_job_with_runner_interrupted() {
+    let text = fixed(
+        "    IdleCount = 0\n    IdleTime = 60\n",
+        "concurrent = 2\nshutdown_timeout = 120\n",
+        "[[workload]]\nkind = \"burst\"\nat = \"10s\"\njobs = 1\nduration = \"30m\"\n[[signals]]\nat = \"10m\"\nsignal = \"SIGTERM\"\n",
+        "",
+    );
+    let r = simulate(&text);
+    let j = &r.jobs[0];
+    assert_eq!(j.outcome, JobOutcome::Failed);
+    assert_eq!(j.failure_reason.as_deref(), Some("runner_interrupted"));
+    assert_eq!(j.end.unwrap().as_millis(), 600_000);
+    // No drain: the provider returns at once, so the process exits at the signal, not at
+    // the 120 s shutdown_timeout.
+    let exit = r
+        .events
+        .iter()
+        .find(|e| e.event == "process exited")
+        .expect("exited");
+    assert_eq!(exit.time.as_millis(), 600_000);
+    assert_eq!(r.machines[0].end_state, "left_running");
+}

@@ -266,6 +266,14 @@ impl FakeCloud {
         self.pending.remove(&id);
     }
 
+    /// The runner process exited: `stop`/`rm -y`/`rm -f` children die with it and their
+    /// effects never happen (spec §4.2, Q21). Creates keep running (the runner does not kill
+    /// its `docker-machine create` children, §4.2).
+    pub fn cut_off_removals(&mut self) {
+        self.pending
+            .retain(|_, p| matches!(p.call.kind, CallKind::Create { .. }));
+    }
+
     /// Completes call `id` at `now`, applying its effects; `None` if it was killed.
     pub fn finish_call(&mut self, now: SimTime, id: CallId) -> Option<Completion> {
         let p = self.pending.remove(&id)?;

@@ -22,10 +22,16 @@
 //! * Preparation (Use) attempted 3 times in total, waiting 3 s after every failed attempt,
 //!   the last included, then the job fails with `runner_system_failure` (§3.6, W9).
 //!
-//! Shutdown (SIGQUIT/SIGTERM, spec §4) belongs to a later issue: [`Manager`] will grow a
-//! `stop` input that ends the feeder and cancels requests.
+//! * Signals (spec §4.1, §0 W8, M17): SIGQUIT stops the feeder, cancels job requests (their
+//!   machines are released), lets running jobs finish, then shuts the provider down under
+//!   `shutdown_timeout`; SIGTERM/SIGINT also abort running builds (`runner_interrupted`) and
+//!   exit when `shutdown_timeout` runs out; a second forceful signal exits at once. See
+//!   [`shutdown`].
 
 pub mod adaptive;
+pub mod shutdown;
+
+pub use shutdown::Signal;
 
 use crate::random::SimRng;
 use rand::Rng;
@@ -79,6 +85,9 @@ pub struct ManagerSettings {
     pub check_interval: SimDuration,
     /// Every `[[runners]]` entry in file order.
     pub runners: Vec<RunnerSettings>,
+    /// `shutdown_timeout` as used (≤ 0 → 30 s): the provider Shutdown budget and the
+    /// forceful-shutdown limit (spec §4.1).
+    pub shutdown_timeout: SimDuration,
 }
 
 impl ManagerSettings {
@@ -97,6 +106,9 @@ impl ManagerSettings {
                     strict_check_interval: r.strict_check_interval,
                 })
                 .collect(),
+            shutdown_timeout: SimDuration::from_secs(
+                config.effective_shutdown_timeout_secs() as u64
+            ),
         }
     }
 }
@@ -156,6 +168,8 @@ pub enum UseOutcome {
 pub enum FailureReason {
     /// Preparation failed 3 times (spec §3.6).
     RunnerSystemFailure,
+    /// Aborted by SIGTERM/SIGINT (spec §4.1, §0 W8).
+    RunnerInterrupted,
 }
 
 impl FailureReason {
@@ -163,6 +177,7 @@ impl FailureReason {
     pub fn as_str(self) -> &'static str {
         match self {
             FailureReason::RunnerSystemFailure => "runner_system_failure",
+            FailureReason::RunnerInterrupted => "runner_interrupted",
         }
     }
 }
@@ -196,6 +211,10 @@ pub enum Input {
         /// The worker running it.
         worker: WorkerId,
     },
+    /// The process received a signal (spec §4.1).
+    Signal(Signal),
+    /// The provider's Shutdown (drain) returned.
+    ProviderShutdownDone,
 }
 
 /// Something the driver must do for the manager.
@@ -260,6 +279,36 @@ pub enum Action {
         /// The last preparation error.
         message: String,
     },
+    /// Cancel the worker's job request in flight (shutdown, spec §4.1): GitLab must not hand
+    /// it a job any more. No answer is expected.
+    CancelJobRequest {
+        /// The worker.
+        worker: WorkerId,
+    },
+    /// Abort the running job (SIGTERM/SIGINT, spec §4.1): it ends now, failed with
+    /// `runner_interrupted` and the message `aborted: <signal>` (§0 W8). The worker's Cleanup
+    /// and Release follow as separate actions.
+    AbortJob {
+        /// The worker.
+        worker: WorkerId,
+        /// The runner.
+        runner: RunnerIdx,
+        /// The job.
+        job: JobId,
+        /// `aborted: SIGTERM` or `aborted: SIGINT`.
+        message: String,
+    },
+    /// All workers have stopped: run the provider's Shutdown (drain, spec §4.3) with this
+    /// budget, then answer [`Input::ProviderShutdownDone`].
+    ShutdownProvider {
+        /// `shutdown_timeout`.
+        budget: SimDuration,
+    },
+    /// The process exits now (spec §4.1): in-flight driver operations are cut off.
+    Exit {
+        /// Why: `graceful shutdown complete`, `shutdown_timeout expired`, `second signal`.
+        reason: &'static str,
+    },
     /// A decision worth recording (events.csv).
     Event {
         /// The runner concerned.
@@ -301,6 +350,10 @@ enum Phase {
         used: Option<String>,
         new_data: bool,
     },
+    /// A forceful shutdown aborted the job while Use was in flight: release what Use returns.
+    AbortingPrep {
+        acquired: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -321,8 +374,12 @@ struct RunnerState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Feeder {
     NotStarted,
-    Sleeping { until: SimTime },
+    Sleeping {
+        until: SimTime,
+    },
     Waiting,
+    /// Stopped by a signal (spec §4.1): hands out no more runners.
+    Stopped,
 }
 
 /// The runner-manager process model. See the module docs.
@@ -335,6 +392,7 @@ pub struct Manager {
     next_runner: usize,
     actions: std::collections::VecDeque<Action>,
     jitter: SimRng,
+    stopping: Option<shutdown::Stopping>,
 }
 
 impl Manager {
@@ -365,6 +423,7 @@ impl Manager {
             next_runner: 0,
             actions: Default::default(),
             jitter,
+            stopping: None,
         }
     }
 
@@ -395,6 +454,9 @@ impl Manager {
 
     /// The earliest instant at which [`Manager::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<SimTime> {
+        if self.has_exited() {
+            return None;
+        }
         let mut t = match self.feeder {
             Feeder::Sleeping { until } if !self.settings.runners.is_empty() => Some(until),
             _ => None,
@@ -409,7 +471,10 @@ impl Manager {
                 (a, b) => a.or(b),
             };
         }
-        t
+        match (t, self.forceful_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Number of workers not serving a runner.
@@ -427,6 +492,10 @@ impl Manager {
 
     /// Runs what is due at `now`: feeder wake-ups, backoffs, preparation retries.
     pub fn handle_timeout(&mut self, now: SimTime) {
+        if self.has_exited() {
+            return;
+        }
+        self.shutdown_timeout_due(now);
         for w in 0..self.workers.len() {
             match self.workers[w].phase.clone() {
                 Phase::RequestBackoff {
@@ -490,11 +559,16 @@ impl Manager {
 
     /// Handles an input at `now`.
     pub fn handle(&mut self, now: SimTime, input: Input) {
+        if self.has_exited() {
+            return;
+        }
         match input {
             Input::AcquireDone { worker, outcome } => self.on_acquire(now, worker, outcome),
             Input::JobResponse { worker, response } => self.on_job_response(now, worker, response),
             Input::UseDone { worker, outcome } => self.on_use(now, worker, outcome),
             Input::JobDone { worker } => self.on_job_done(now, worker),
+            Input::Signal(signal) => self.on_signal(now, signal),
+            Input::ProviderShutdownDone => self.on_provider_shutdown_done(now),
         }
     }
 
@@ -579,6 +653,9 @@ impl Manager {
         if self.feeder == Feeder::Waiting {
             self.feed(now);
         }
+        if self.stopping.is_some() {
+            self.check_stopped(now);
+        }
     }
 
     fn on_acquire(&mut self, now: SimTime, w: WorkerId, outcome: AcquireOutcome) {
@@ -586,6 +663,16 @@ impl Manager {
             return;
         }
         let r = self.workers[w].runner;
+        if self.stopping.is_some() {
+            // M17: the Acquire ran, but its job request is cancelled at once.
+            let acquired = match outcome {
+                AcquireOutcome::Machine(m) => Some(m),
+                _ => None,
+            };
+            self.release_request(r, RequestResult::NoJob);
+            self.finish_cycle(w, acquired, now);
+            return;
+        }
         match outcome {
             AcquireOutcome::Machine(m) => {
                 self.workers[w].phase = Phase::Requesting {
@@ -721,6 +808,23 @@ impl Manager {
     }
 
     fn on_use(&mut self, now: SimTime, w: WorkerId, outcome: UseOutcome) {
+        if let Some(Phase::AbortingPrep { acquired }) = self.workers.get(w).map(|x| x.phase.clone())
+        {
+            // The build was aborted while Use ran: Cleanup releases what Use obtained.
+            let r = self.workers[w].runner;
+            if let UseOutcome::Ready {
+                machine: Some(m),
+                new_data: true,
+            } = outcome
+            {
+                self.actions.push_back(Action::Release {
+                    runner: r,
+                    machine: m,
+                });
+            }
+            self.finish_cycle(w, acquired, now);
+            return;
+        }
         let Some(Phase::Preparing {
             job,
             acquired,

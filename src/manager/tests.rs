@@ -19,6 +19,7 @@ fn settings(concurrent: usize, check_s: u64, runners: &[(i64, i64, bool)]) -> Ma
                 strict_check_interval: *strict,
             })
             .collect(),
+        shutdown_timeout: SimDuration::from_secs(30),
     }
 }
 
@@ -392,4 +393,239 @@ fn three_failed_requests_make_the_runner_unhealthy_for_an_hour() {
     // Requests at 0, 3, 6 s; then skipped for 60 min from 6 s; one forced request at
     // 3606 s (the first feed after the hour), which fails again; skipped until 7206 s.
     assert_eq!(requests, vec![0, 3000, 6000, 3_606_000]);
+}
+
+fn actions(m: &mut Manager) -> Vec<Action> {
+    std::iter::from_fn(|| m.poll_action()).collect()
+}
+
+/// A manager with one worker running job 7 on machine "m" (acquired by Acquire, fast path).
+fn running_one_job() -> Manager {
+    let mut m = Manager::new(
+        settings(2, 3, &[(0, 1, true)]),
+        crate::random::RngStreams::new(1).stream("manager"),
+    );
+    m.start(SimTime::ZERO);
+    let t = SimTime::ZERO;
+    assert_eq!(
+        m.poll_action(),
+        Some(Action::Acquire {
+            worker: 0,
+            runner: 0
+        })
+    );
+    m.handle(
+        t,
+        Input::AcquireDone {
+            worker: 0,
+            outcome: AcquireOutcome::Machine("m".into()),
+        },
+    );
+    assert!(matches!(
+        m.poll_action(),
+        Some(Action::RequestJob { worker: 0, .. })
+    ));
+    m.handle(
+        t,
+        Input::JobResponse {
+            worker: 0,
+            response: JobResponse::Job(7),
+        },
+    );
+    assert!(matches!(
+        m.poll_action(),
+        Some(Action::Use {
+            worker: 0,
+            job: 7,
+            ..
+        })
+    ));
+    m.handle(
+        t,
+        Input::UseDone {
+            worker: 0,
+            outcome: UseOutcome::Ready {
+                machine: Some("m".into()),
+                new_data: false,
+            },
+        },
+    );
+    assert!(matches!(
+        m.poll_action(),
+        Some(Action::RunJob {
+            worker: 0,
+            job: 7,
+            ..
+        })
+    ));
+    assert_eq!(m.poll_action(), None);
+    m
+}
+
+#[test]
+fn sigquit_lets_running_jobs_finish_then_shuts_the_provider_down() {
+    let mut m = running_one_job();
+    let t = SimTime(10_000);
+    m.handle(t, Input::Signal(Signal::Quit));
+    assert!(
+        actions(&mut m).is_empty(),
+        "nothing to cancel, the job keeps running"
+    );
+    m.handle_timeout(SimTime(12_000));
+    assert!(
+        actions(&mut m).is_empty(),
+        "the feeder has stopped: no Acquire"
+    );
+    m.handle(SimTime(60_000), Input::Signal(Signal::Quit));
+    assert!(
+        actions(&mut m).is_empty(),
+        "a second SIGQUIT keeps it graceful"
+    );
+    m.handle(SimTime(90_000), Input::JobDone { worker: 0 });
+    assert_eq!(
+        actions(&mut m),
+        vec![
+            Action::Release {
+                runner: 0,
+                machine: "m".into()
+            },
+            Action::ShutdownProvider {
+                budget: SimDuration::from_secs(30)
+            }
+        ]
+    );
+    m.handle(SimTime(95_000), Input::ProviderShutdownDone);
+    assert_eq!(
+        actions(&mut m),
+        vec![Action::Exit {
+            reason: "shutdown complete"
+        }]
+    );
+    assert!(m.has_exited());
+    assert_eq!(m.poll_timeout(), None);
+}
+
+#[test]
+fn sigterm_aborts_builds_and_exits_at_shutdown_timeout() {
+    let mut m = running_one_job();
+    let t = SimTime(10_000);
+    m.handle(t, Input::Signal(Signal::Term));
+    assert_eq!(
+        actions(&mut m),
+        vec![
+            Action::AbortJob {
+                worker: 0,
+                runner: 0,
+                job: 7,
+                message: "aborted: SIGTERM".into()
+            },
+            Action::Release {
+                runner: 0,
+                machine: "m".into()
+            },
+            Action::ShutdownProvider {
+                budget: SimDuration::from_secs(30)
+            }
+        ]
+    );
+    // The drain does not return in time: the process exits 30 s after the signal.
+    assert_eq!(m.poll_timeout(), Some(SimTime(40_000)));
+    m.handle_timeout(SimTime(40_000));
+    assert_eq!(
+        actions(&mut m),
+        vec![Action::Exit {
+            reason: "shutdown_timeout expired"
+        }]
+    );
+}
+
+#[test]
+fn a_second_forceful_signal_exits_at_once_and_sigterm_upgrades_sigquit() {
+    let mut m = running_one_job();
+    m.handle(SimTime(1000), Input::Signal(Signal::Quit));
+    m.handle(SimTime(2000), Input::Signal(Signal::Int));
+    let a = actions(&mut m);
+    assert!(
+        a.contains(&Action::AbortJob {
+            worker: 0,
+            runner: 0,
+            job: 7,
+            message: "aborted: SIGINT".into()
+        }),
+        "{a:?}"
+    );
+    m.handle(SimTime(3000), Input::Signal(Signal::Term));
+    assert_eq!(
+        actions(&mut m),
+        vec![Action::Exit {
+            reason: "second signal"
+        }]
+    );
+}
+
+#[test]
+fn signal_cancels_job_requests_and_acquires_in_flight_m17() {
+    let mut m = Manager::new(
+        settings(2, 3, &[(0, 1, false), (0, 1, false)]),
+        crate::random::RngStreams::new(1).stream("manager"),
+    );
+    m.start(SimTime::ZERO);
+    assert_eq!(
+        m.poll_action(),
+        Some(Action::Acquire {
+            worker: 0,
+            runner: 0
+        })
+    );
+    m.handle(
+        SimTime::ZERO,
+        Input::AcquireDone {
+            worker: 0,
+            outcome: AcquireOutcome::Machine("a".into()),
+        },
+    );
+    assert!(matches!(
+        m.poll_action(),
+        Some(Action::RequestJob { worker: 0, .. })
+    ));
+    m.handle_timeout(SimTime(1500));
+    assert_eq!(
+        m.poll_action(),
+        Some(Action::Acquire {
+            worker: 1,
+            runner: 1
+        })
+    );
+    // SIGQUIT while worker 0 waits for a job and worker 1 waits for its Acquire.
+    m.handle(SimTime(2000), Input::Signal(Signal::Quit));
+    assert_eq!(
+        actions(&mut m),
+        vec![
+            Action::CancelJobRequest { worker: 0 },
+            Action::Release {
+                runner: 0,
+                machine: "a".into()
+            }
+        ]
+    );
+    // M17: the Acquire still answers (it may have started creations); no job request follows.
+    m.handle(
+        SimTime(2500),
+        Input::AcquireDone {
+            worker: 1,
+            outcome: AcquireOutcome::Machine("b".into()),
+        },
+    );
+    assert_eq!(
+        actions(&mut m),
+        vec![
+            Action::Release {
+                runner: 1,
+                machine: "b".into()
+            },
+            Action::ShutdownProvider {
+                budget: SimDuration::from_secs(30)
+            }
+        ]
+    );
 }

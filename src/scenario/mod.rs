@@ -33,8 +33,14 @@
 //! ```
 //!
 //! Errors name the file, line and column, the key path, and what was expected. Relative paths
-//! resolve against the scenario file's folder. `[[faults]]`, `[[signals]]` and `[expect]` are
-//! refused with "not supported yet" until the issues that add them land.
+//! resolve against the scenario file's folder. `[[faults]]` and `[expect]` are refused
+//! with "not supported yet" until the issues that add them land.
+//!
+//! ```toml
+//! [[signals]]                         # sent to the runner process (spec §4.1)
+//! at = "3h"
+//! signal = "SIGQUIT"                  # or SIGTERM, SIGINT
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,7 +52,8 @@ use serde::Deserialize;
 use crate::config::diagnostic::{Diagnostic, SourceFile, one_line, render};
 use crate::config::{LoadOptions, LoadedConfig, load_config_file, load_config_str};
 use crate::fake_cloud::{Profile, profile_name_for_driver};
-use crate::time::{Calendar, SimDuration, lookup_zone, parse_duration};
+use crate::manager::Signal;
+use crate::time::{Calendar, SimDuration, SimTime, lookup_zone, parse_duration};
 use crate::workload::Workload;
 
 /// A loaded, validated scenario.
@@ -72,6 +79,8 @@ pub struct Scenario {
     pub workloads: Vec<Workload>,
     /// Machines in the store at the start.
     pub machines: Vec<PreexistingMachines>,
+    /// Signals sent to the runner process, in time order.
+    pub signals: Vec<SignalAt>,
     /// The scenario file's folder (relative paths resolve against it).
     pub base_dir: PathBuf,
     /// The folder the fake-cloud profiles were read from.
@@ -97,6 +106,15 @@ pub struct PreexistingMachines {
     /// How long before the start they were created (billing starts then, but only the
     /// simulated span is billed).
     pub age: SimDuration,
+}
+
+/// `[[signals]]`: a signal sent to the runner process at an instant (spec §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignalAt {
+    /// When (since the scenario start).
+    pub at: SimTime,
+    /// `SIGQUIT` (graceful), `SIGTERM` or `SIGINT` (forceful).
+    pub signal: Signal,
 }
 
 /// Options that override the scenario file (command-line flags).
@@ -165,7 +183,7 @@ struct RawScenario {
     #[serde(default)]
     faults: Option<toml::Value>,
     #[serde(default)]
-    signals: Option<toml::Value>,
+    signals: Vec<RawSignal>,
     #[serde(default)]
     expect: Option<toml::Value>,
 }
@@ -205,6 +223,13 @@ struct RawCloud {
 struct RawGitLab {
     #[serde(default)]
     long_poll: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSignal {
+    at: String,
+    signal: Signal,
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,11 +321,7 @@ pub fn load_scenario_str(
             )
         })?
     };
-    for (section, value) in [
-        ("faults", &raw.faults),
-        ("signals", &raw.signals),
-        ("expect", &raw.expect),
-    ] {
+    for (section, value) in [("faults", &raw.faults), ("expect", &raw.expect)] {
         if value.is_some() {
             return Err(ScenarioError::one(
                 Diagnostic::error(
@@ -422,6 +443,37 @@ pub fn load_scenario_str(
             age,
         });
     }
+    let mut signals = Vec::new();
+    for (i, sig) in raw.signals.iter().enumerate() {
+        let at = parse_duration(&sig.at).map_err(|e| {
+            ScenarioError::one(
+                Diagnostic::error(
+                    "invalid-duration",
+                    format!("signals[{i}].at"),
+                    e.to_string(),
+                ),
+                &src,
+            )
+        })?;
+        if at >= duration {
+            return Err(ScenarioError::one(
+                Diagnostic::error(
+                    "invalid-scenario",
+                    format!("signals[{i}].at"),
+                    format!(
+                        "{} is not before the end of the scenario ({duration})",
+                        sig.at
+                    ),
+                ),
+                &src,
+            ));
+        }
+        signals.push(SignalAt {
+            at: SimTime(at.as_millis()),
+            signal: sig.signal,
+        });
+    }
+    signals.sort_by_key(|s| s.at);
     let fakes_dir = overrides
         .fakes_dir
         .clone()
@@ -481,6 +533,7 @@ pub fn load_scenario_str(
         gitlab: GitLabSettings { long_poll },
         workloads: raw.workload,
         machines,
+        signals,
         base_dir: base_dir.to_path_buf(),
         fakes_dir,
     })

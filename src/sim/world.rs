@@ -35,7 +35,8 @@ use super::records::{
 enum Ev {
     Arrival(usize),
     CallDone(CallId),
-    JobEnd(WorkerId),
+    JobEnd(WorkerId, usize),
+    Signal(crate::manager::Signal),
     LongPollExpire { worker: WorkerId, token: u64 },
 }
 
@@ -123,6 +124,9 @@ struct World<'s> {
     over_limit: BTreeMap<String, bool>,
     quirks: Vec<Finding>,
     violations: Vec<Finding>,
+    /// The runner process has exited (after a signal): manager and core are gone, the cloud
+    /// keeps billing what is left.
+    exited: bool,
 }
 
 impl<'s> World<'s> {
@@ -199,6 +203,9 @@ impl<'s> World<'s> {
             }
         }
         let mut engine = Engine::new();
+        for sig in &s.signals {
+            let _ = engine.schedule_at(sig.at, Ev::Signal(sig.signal));
+        }
         for (i, j) in jobs.iter().enumerate() {
             let _ = engine.schedule_at(j.arrival, Ev::Arrival(i));
         }
@@ -245,6 +252,7 @@ impl<'s> World<'s> {
             over_limit: BTreeMap::new(),
             quirks: Vec::new(),
             violations: Vec::new(),
+            exited: false,
         })
     }
 
@@ -257,14 +265,15 @@ impl<'s> World<'s> {
         self.pump();
         let mut reported = 0u64;
         loop {
-            let next = [
-                self.engine.peek_time(),
-                self.core.poll_timeout(),
-                self.manager.poll_timeout(),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
+            let (core_t, mgr_t) = if self.exited {
+                (None, None)
+            } else {
+                (self.core.poll_timeout(), self.manager.poll_timeout())
+            };
+            let next = [self.engine.peek_time(), core_t, mgr_t]
+                .into_iter()
+                .flatten()
+                .min();
             let Some(t) = next else { break };
             if t > self.end {
                 break;
@@ -277,10 +286,12 @@ impl<'s> World<'s> {
                 self.deliver(ev);
                 self.pump();
             }
-            let listing = self.cloud.listing();
-            self.core.handle_timeout(t, &listing);
-            self.manager.handle_timeout(t);
-            self.pump();
+            if !self.exited {
+                let listing = self.cloud.listing();
+                self.core.handle_timeout(t, &listing);
+                self.manager.handle_timeout(t);
+                self.pump();
+            }
             if let Some(p) = opts.progress {
                 let done = t.as_millis() * 100 / self.end.as_millis().max(1);
                 if done > reported {
@@ -303,13 +314,23 @@ impl<'s> World<'s> {
                 self.answer_held();
             }
             Ev::CallDone(id) => {
-                if let Some(c) = self.cloud.finish_call(now, id) {
+                if let Some(c) = self.cloud.finish_call(now, id)
+                    && !self.exited
+                {
                     let listing = self.cloud.listing();
                     self.core.handle(now, CoreInput::DriverDone(c), &listing);
                 }
             }
-            Ev::JobEnd(worker) => {
-                if let Some(i) = self.running.remove(&worker) {
+            Ev::Signal(signal) => {
+                if !self.exited {
+                    self.event("", "", "signal", signal.name().to_string());
+                    self.manager.handle(now, MgrInput::Signal(signal));
+                }
+            }
+            Ev::JobEnd(worker, job) => {
+                if self.running.get(&worker) == Some(&job) {
+                    self.running.remove(&worker);
+                    let i = job;
                     let r = &mut self.records[i];
                     r.end = Some(now);
                     r.outcome = JobOutcome::Succeeded;
@@ -391,6 +412,29 @@ impl<'s> World<'s> {
         );
     }
 
+    /// The provider's Shutdown (spec §4.2–§4.3). Without a drain the provider logs and returns
+    /// at once: idle machines stay running.
+    fn shutdown_provider(&mut self, budget: SimDuration) {
+        let _ = budget;
+        let msg = match &self.s.runner.config.shutdown_drain {
+            None => "No shutdown drain config, skipping machine pool drain",
+            Some(d) if !d.enabled => "Shutdown drain is disabled, skipping machine pool drain",
+            Some(_) => "shutdown drain is not modelled yet: skipping machine pool drain",
+        };
+        self.event("", "", "provider shutdown", msg.to_string());
+        let now = self.now();
+        self.manager.handle(now, MgrInput::ProviderShutdownDone);
+    }
+
+    /// The process exits: in-flight removals are cut off (their VMs stay: left running while
+    /// the store entry remains, spec §4.2, Q21); `docker-machine create` children are not
+    /// killed by the runner (§4.2), so creates run to completion in the cloud.
+    fn exit(&mut self) {
+        self.exited = true;
+        self.cloud.cut_off_removals();
+        self.held.clear();
+    }
+
     fn request_id(&mut self, worker: WorkerId) -> RequestId {
         self.next_request += 1;
         let id = RequestId(self.next_request);
@@ -400,6 +444,10 @@ impl<'s> World<'s> {
 
     /// Passes actions around until nobody has anything left to say.
     fn pump(&mut self) {
+        if self.exited {
+            self.observe();
+            return;
+        }
         loop {
             let mut progress = false;
             while let Some(a) = self.manager.poll_action() {
@@ -546,7 +594,7 @@ impl<'s> World<'s> {
                 );
                 self.running.insert(worker, i);
                 self.engine
-                    .schedule_after(self.jobs[i].duration, Ev::JobEnd(worker));
+                    .schedule_after(self.jobs[i].duration, Ev::JobEnd(worker, i));
             }
             MgrAction::Release { runner, machine } => {
                 let listing = self.cloud.listing();
@@ -573,6 +621,41 @@ impl<'s> World<'s> {
                     "job failed",
                     format!("job {job}: {}: {message}", reason.as_str()),
                 );
+            }
+            MgrAction::CancelJobRequest { worker } => {
+                self.held.retain(|h| h.worker != worker);
+            }
+            MgrAction::AbortJob {
+                worker,
+                runner,
+                job,
+                message,
+            } => {
+                if let Some(i) = self.running.remove(&worker) {
+                    let rec = &mut self.records[i];
+                    rec.end = Some(now);
+                    rec.outcome = JobOutcome::Failed;
+                    rec.failure_reason = Some(
+                        crate::manager::FailureReason::RunnerInterrupted
+                            .as_str()
+                            .to_string(),
+                    );
+                    let machine = rec.machine.clone().unwrap_or_default();
+                    self.event(
+                        &self.runner_ids[runner].clone(),
+                        &machine,
+                        "job aborted",
+                        format!("job {job}: {message}"),
+                    );
+                }
+            }
+            MgrAction::ShutdownProvider { budget } => {
+                self.event("", "", "provider shutdown", format!("budget {budget}"));
+                self.shutdown_provider(budget);
+            }
+            MgrAction::Exit { reason } => {
+                self.event("", "", "process exited", reason.to_string());
+                self.exit();
             }
             MgrAction::Event { runner, what } => {
                 self.event(
