@@ -26,6 +26,10 @@ impl Core {
         runner: String,
         listing: &StoreListing,
     ) {
+        if self.shutdown.is_some() {
+            self.reply_acquire(request, &runner, Err(AcquireError::ShuttingDown));
+            return;
+        }
         // Step 1 comes before the lock.
         if !self.runners.contains_key(&runner) {
             let e = AcquireError::UnknownRunner(runner.clone());
@@ -55,6 +59,11 @@ impl Core {
 
     /// Steps 3–6 under the lock.
     fn run_acquire(&mut self, request: RequestId, runner: String, listing: &StoreListing) {
+        if self.shutdown.is_some() {
+            // Queued before Shutdown: no update pass, no creation after it.
+            self.reply_acquire(request, &runner, Err(AcquireError::ShuttingDown));
+            return;
+        }
         let (Some(cfg), Some(limits)) = (self.machine_runner(&runner), self.limits(&runner)) else {
             // The config changed while this request queued.
             self.reply_acquire(request, &runner, Err(AcquireError::MissingMachineOptions));

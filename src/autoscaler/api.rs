@@ -43,8 +43,33 @@ pub enum Input {
     },
     /// A driver call finished (successfully or not).
     DriverDone(crate::cloud::Completion),
-    // Shutdown and drain (spec §4) belong to a later issue: they will arrive here as
-    // `Shutdown { .. }` and drive the records' in-flight operations (create/removal ops).
+    /// The provider's Shutdown is entered at `now` (spec §4.1: after all workers stopped,
+    /// SIGQUIT or SIGTERM/SIGINT). `drain` is the global `[machine.shutdown_drain]` table as
+    /// loaded (`None` when absent) and `budget` the drain context's timeout, the effective
+    /// `shutdown_timeout` (≤ 0 → 30 s, spec §1.4); see [`Input::shutdown_for`].
+    ///
+    /// No reply action: poll [`super::Core::shutdown_status`] to learn when Shutdown returned
+    /// (at once when the drain is absent or disabled, spec §4.2) and the drain summary; the
+    /// drain's log comes from [`super::Core::poll_drain_event`]. From now on the core starts
+    /// no creation and refuses Acquire and Use (spec §4.3, module [`super::drain`]).
+    Shutdown {
+        /// `[machine.shutdown_drain]`, raw (the core applies its `effective_*` defaults).
+        drain: Option<crate::config::ShutdownDrain>,
+        /// The drain budget (`shutdown_timeout`), ms resolution.
+        budget: crate::time::SimDuration,
+    },
+}
+
+impl Input {
+    /// The [`Input::Shutdown`] of a loaded config: its `[machine.shutdown_drain]` and its
+    /// effective `shutdown_timeout` in seconds (spec §1.4, §4.3).
+    pub fn shutdown_for(config: &crate::config::Config) -> Input {
+        let secs = u64::try_from(config.effective_shutdown_timeout_secs()).unwrap_or(30);
+        Input::Shutdown {
+            drain: config.shutdown_drain.clone(),
+            budget: crate::time::SimDuration::from_secs(secs),
+        }
+    }
 }
 
 /// Acquire's failures (spec §3.4 steps 1, 3, 7).
@@ -62,6 +87,10 @@ pub enum AcquireError {
     /// The request names no runner of this core (a simrun usage error, not GitLab behaviour).
     #[error("unknown runner {0:?}")]
     UnknownRunner(String),
+    /// The request came after [`Input::Shutdown`] (a simrun usage error: GitLab Runner has no
+    /// worker left then, spec §4.1; the last Acquires of §0 M17 come before Shutdown).
+    #[error("the machine provider is shutting down")]
+    ShuttingDown,
 }
 
 /// What Acquire gives the worker.
@@ -99,6 +128,9 @@ pub enum UseError {
     /// Getting credentials failed (spec §3.6 step 4).
     #[error("{0}")]
     Credentials(String),
+    /// The request came after [`Input::Shutdown`] (a simrun usage error, spec §4.1).
+    #[error("the machine provider is shutting down")]
+    ShuttingDown,
 }
 
 /// Something the core wants its owner to do or know.

@@ -36,6 +36,7 @@ use crate::time::{Calendar, SimDuration, SimTime};
 use super::acquire::AcquireTask;
 use super::api::{Action, Input};
 use super::coordinator::{Coordinator, UseId};
+use super::drain::{DrainEvent, DrainRun, ShutdownStatus, Signal};
 use super::events::{Event, EventKind};
 use super::machine::{MachineState, Record};
 use super::metrics::{Metrics, StateSample, machine_states};
@@ -83,6 +84,8 @@ pub(super) enum Owner {
     Create(String),
     /// The removal of a machine.
     Remove(String),
+    /// The shutdown drain of a machine (spec §4.3).
+    Drain(String),
 }
 
 /// A driver call in flight.
@@ -98,6 +101,8 @@ pub(super) struct PendingCall {
 /// A creation in progress (spec §3.10).
 #[derive(Clone, Debug)]
 pub(super) struct CreateOp {
+    /// Its in-flight signal (spec §4.3 step 4a).
+    pub(super) signal: u64,
     pub(super) runner: String,
     pub(super) token: String,
     pub(super) target: MachineState,
@@ -127,6 +132,8 @@ pub enum RemovalPhase {
 /// A removal in progress (finalizeRemoval, spec §3.9).
 #[derive(Clone, Debug)]
 pub(super) struct RemovalOp {
+    /// Its in-flight signal (spec §4.3 step 4a).
+    pub(super) signal: u64,
     pub(super) runner: Option<String>,
     /// 1-based number of the attempt running.
     pub(super) attempt: u32,
@@ -150,7 +157,7 @@ pub struct Core {
     pub(super) timers: Timers,
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
-    record_events: bool,
+    pub(super) record_events: bool,
     pub(super) metrics: Metrics,
     /// Positive CanConnect results: machine → expiry.
     pub(super) cache: BTreeMap<String, SimTime>,
@@ -163,6 +170,15 @@ pub struct Core {
     pub(super) coordinators: BTreeMap<String, Coordinator>,
     pub(super) stuck_lock: Option<String>,
     pub(super) stuck_queue: VecDeque<String>,
+    /// Each record's in-flight signal (GitLab Runner's `inFlight`), by machine name.
+    pub(super) signals: BTreeMap<String, Signal>,
+    /// Set once Shutdown was entered (spec §4).
+    pub(super) shutdown: Option<ShutdownStatus>,
+    /// The running drain (spec §4.3).
+    pub(super) drain: Option<DrainRun>,
+    /// The `"drain"` stream: Go's random `select` choices during the drain (§0 U1).
+    pub(super) drain_rng: SimRng,
+    pub(super) drain_events: VecDeque<DrainEvent>,
 }
 
 impl Core {
@@ -199,6 +215,11 @@ impl Core {
             coordinators: BTreeMap::new(),
             stuck_lock: None,
             stuck_queue: VecDeque::new(),
+            signals: BTreeMap::new(),
+            shutdown: None,
+            drain: None,
+            drain_rng: RngStreams::new(options.seed).stream("drain"),
+            drain_events: VecDeque::new(),
         }
     }
 
@@ -221,7 +242,9 @@ impl Core {
             } => self.start_use(request, runner, acquired, listing),
             Input::Release { runner, machine } => self.release(&runner, &machine, listing),
             Input::DriverDone(c) => self.complete(c, listing),
+            Input::Shutdown { drain, budget } => self.shutdown(drain, budget),
         }
+        self.drain_pump();
     }
 
     /// Fires every timer due at or before `now`, in deadline order.
@@ -233,8 +256,11 @@ impl Core {
                 Timer::RemovalRetry(name) => self.removal_sleep_done(&name),
                 Timer::UseRetry(id) => self.use_retry_sleep_done(id, listing),
                 Timer::WaiterPoll(id) => self.waiter_signalled(id, false, listing),
+                Timer::DrainDeadline => {}
+                Timer::DrainBackoff(name) => self.drain_backoff_done(&name),
             }
         }
+        self.drain_pump();
     }
 
     /// The next thing the owner must do or deliver, in decision order.
@@ -245,6 +271,22 @@ impl Core {
     /// The next logged decision.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// The next entry of the shutdown drain's log (spec §4.2, §4.3): the skip messages,
+    /// warnings, cancellation, per-machine outcomes and the summary. Kept apart from
+    /// [`Core::poll_event`]; the record-level facts (the "shutdown drain" removal request, the
+    /// record's deletion) go to the decision log as usual. Empty when `record_events` is off.
+    pub fn poll_drain_event(&mut self) -> Option<DrainEvent> {
+        self.drain_events.pop_front()
+    }
+
+    /// Where the provider's Shutdown is: `None` before [`Input::Shutdown`], then
+    /// [`ShutdownStatus::Draining`] until it returns ([`ShutdownStatus::Returned`], with the
+    /// drain summary). A driver checks it after each input to learn when Shutdown returned
+    /// (spec §4.1: the process exits then).
+    pub fn shutdown_status(&self) -> Option<ShutdownStatus> {
+        self.shutdown
     }
 
     /// The next instant the core wants [`Core::handle_timeout`] called, if any.
@@ -393,6 +435,7 @@ impl Core {
             Owner::Use(id) => self.use_call_done(id, &call, result, listing),
             Owner::Create(name) => self.create_done(&name, result, state, elapsed, listing),
             Owner::Remove(name) => self.removal_call_done(&name, &call.kind, result, elapsed),
+            Owner::Drain(name) => self.drain_call_done(&name, &call.kind, result),
         }
     }
 
@@ -494,7 +537,7 @@ impl Core {
 }
 
 /// Fisher–Yates with a fixed algorithm (value-stable across `rand` versions).
-fn shuffle<T>(v: &mut [T], rng: &mut SimRng) {
+pub(super) fn shuffle<T>(v: &mut [T], rng: &mut SimRng) {
     for i in (1..v.len()).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         v.swap(i, j);

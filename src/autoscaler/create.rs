@@ -26,6 +26,10 @@ impl Core {
         target: MachineState,
         waiter: Option<UseId>,
     ) -> Option<String> {
+        if self.shutdown.is_some() {
+            // No creation after Shutdown (see the drain module).
+            return None;
+        }
         let cfg = self.machine_runner(runner)?;
         let template = cfg.machine_name_template()?;
         let token = cfg.token.expose().to_string();
@@ -44,9 +48,11 @@ impl Core {
         r.max_removal_attempts = attempts;
         r.runner = Some(runner.to_string());
         self.records.insert(name.clone(), r);
+        let signal = self.new_signal(&name);
         self.creations.insert(
             name.clone(),
             CreateOp {
+                signal,
                 runner: runner.to_string(),
                 token: token.clone(),
                 target,
@@ -123,6 +129,22 @@ impl Core {
         let Some(op) = self.creations.remove(name) else {
             return;
         };
+        let signal = op.signal;
+        self.creation_finished(name, op, result, state, elapsed, listing);
+        // The in-flight signal fires last: after a failed create, the removal's signal has
+        // already replaced it (the hand-off the drain follows, spec §4.3 step 4a, case 109).
+        self.fire_signal(name, signal, None);
+    }
+
+    fn creation_finished(
+        &mut self,
+        name: &str,
+        op: CreateOp,
+        result: Result<(), DriverError>,
+        state: Option<DriverState>,
+        elapsed: SimDuration,
+        listing: &StoreListing,
+    ) {
         // Leave the growth semaphore and wake one waiter, which re-checks its condition.
         let coord = self.coordinator(&op.token);
         coord.growing -= 1;

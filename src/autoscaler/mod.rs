@@ -8,14 +8,16 @@
 //! the decision log; `acquire`, `use_machine`, `create`, `removal` the operations (§3.4, §3.6,
 //! §3.9–§3.11) as `impl Core` blocks; [`timers`] plumbing; named random streams come from [`crate::random`].
 //!
-//! Shutdown and drain (§4) are a later issue: they will add an `Input::Shutdown` and work on
-//! the records plus the creation/removal operations that `core.rs` keeps per machine.
+//! [`drain`]: the provider's Shutdown and the shutdown drain (§4), entered with
+//! [`Input::Shutdown`]; it follows the records' in-flight create/removal operations through
+//! their signals.
 
 mod acquire;
 pub mod api;
 pub mod coordinator;
 mod core;
 mod create;
+pub mod drain;
 pub mod events;
 pub mod machine;
 pub mod metrics;
@@ -27,6 +29,10 @@ mod use_machine;
 
 pub use self::core::{CAN_CONNECT_CACHE, Core, CoreOptions, RemovalPhase};
 pub use api::{AcquireError, Acquired, Action, Input, RequestId, UseError, UsedMachine};
+pub use drain::{
+    DrainEvent, DrainEventKind, DrainSummary, REASON_SHUTDOWN_DRAIN, SHORT_SHUTDOWN_TIMEOUT,
+    ShutdownStatus,
+};
 pub use events::{Event, EventKind};
 pub use machine::{MachineState, Record, Tally};
 pub use removal::REMOVE_RETRY_INTERVAL;

@@ -47,9 +47,11 @@ impl Core {
         if self.removals.contains_key(name) {
             return Ok(());
         }
+        let signal = self.new_signal(name);
         self.removals.insert(
             name.to_string(),
             RemovalOp {
+                signal,
                 runner,
                 attempt: 0,
                 max_attempts,
@@ -225,8 +227,10 @@ impl Core {
             self.release_stuck_lock();
         }
         let Some(r) = self.records.remove(name) else {
+            self.fire_signal(name, op.signal, Some(false));
             return;
         };
+        self.fire_signal(name, op.signal, Some(r.removal_gave_up));
         self.metrics.count(ActionLabel::Removed, &r.targets);
         self.log(
             op.runner.as_deref(),

@@ -19,6 +19,10 @@ pub enum Timer {
     UseRetry(UseId),
     /// The 1 s poll of an on-demand waiter (spec §3.6 step 2b, §3.7).
     WaiterPoll(UseId),
+    /// The shutdown drain's budget ends (`shutdown_timeout`, spec §4.3).
+    DrainDeadline,
+    /// A drain retry backoff ends (`retry_backoff × k`, spec §4.3 step 4d).
+    DrainBackoff(String),
 }
 
 /// A key to cancel a timer.

@@ -77,6 +77,10 @@ impl Core {
         acquired: Option<String>,
         listing: &StoreListing,
     ) {
+        if self.shutdown.is_some() {
+            self.reply_use(request, &runner, Err(UseError::ShuttingDown));
+            return;
+        }
         let Some(cfg) = self.runners.get(&runner) else {
             let e = UseError::UnknownRunner(runner.clone());
             self.reply_use(request, &runner, Err(e));
@@ -181,6 +185,9 @@ impl Core {
                     t.waiting = true;
                 }
                 self.wait_turn(id, listing);
+            }
+            None if self.shutdown.is_some() => {
+                self.attempt_failed(id, UseError::ShuttingDown.to_string())
             }
             None => self.attempt_failed(id, "missing Machine options".to_string()),
         }

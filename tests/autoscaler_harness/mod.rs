@@ -10,13 +10,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use simrun::autoscaler::{
-    AcquireError, Acquired, Action, Core, CoreOptions, Event, EventKind, Input, MachineState,
-    RequestId, UseError, UsedMachine,
+    AcquireError, Acquired, Action, Core, CoreOptions, DrainEvent, DrainEventKind, Event,
+    EventKind, Input, MachineState, RequestId, ShutdownStatus, UseError, UsedMachine,
 };
 use simrun::cloud::{
     CallId, CallKind, Completion, DriverCall, DriverError, DriverErrorKind, DriverState,
     StoreListing,
 };
+use simrun::config::ShutdownDrain;
 use simrun::config::{IdleSettings, MachineConfig, RunnerConfig, Secret};
 use simrun::time::{Calendar, SimDuration, SimTime};
 
@@ -42,6 +43,10 @@ pub struct Script {
     pub credentials_fail: bool,
     pub rm_fails: bool,
     pub rm_f_fails: bool,
+    /// `rm -f` latency when set (else `rm_ms`).
+    pub rm_f_ms: Option<u64>,
+    /// Outcomes of the next `rm -f` calls, in call order; afterwards `rm_f_fails` decides.
+    pub rm_f_results: Vec<bool>,
     /// Machines whose Exist is false although the directory stays listed (§0 M9).
     pub exists_false: BTreeSet<String>,
     /// Commands that never complete (`create`, `stop`, `rm -y`, `config`, …).
@@ -67,6 +72,8 @@ impl Default for Script {
             credentials_fail: false,
             rm_fails: false,
             rm_f_fails: false,
+            rm_f_ms: None,
+            rm_f_results: Vec::new(),
             exists_false: BTreeSet::new(),
             hang: BTreeSet::new(),
             state: None,
@@ -78,6 +85,7 @@ impl Default for Script {
 struct InFlight {
     call: DriverCall,
     create_ok: bool,
+    rm_f_ok: bool,
 }
 
 /// The harness: a core, a store, the scripted driver, and what came out.
@@ -98,6 +106,10 @@ pub struct Harness {
     pub events: Vec<Event>,
     pub creates_in_driver: i64,
     pub peak_creates_in_driver: i64,
+    pub rm_f_in_driver: i64,
+    pub peak_rm_f_in_driver: i64,
+    /// The shutdown drain's log (spec §4.3).
+    pub drain_events: Vec<DrainEvent>,
 }
 
 /// Calendar of the tests: 2026-03-02T08:00:00Z, UTC.
@@ -164,6 +176,9 @@ impl Harness {
             events: Vec::new(),
             creates_in_driver: 0,
             peak_creates_in_driver: 0,
+            rm_f_in_driver: 0,
+            peak_rm_f_in_driver: 0,
+            drain_events: Vec::new(),
         }
     }
 
@@ -180,7 +195,8 @@ impl Harness {
         match kind {
             CallKind::Create { .. } => self.script.create_ms,
             CallKind::Stop => self.script.stop_ms,
-            CallKind::Remove | CallKind::ForceRemove => self.script.rm_ms,
+            CallKind::Remove => self.script.rm_ms,
+            CallKind::ForceRemove => self.script.rm_f_ms.unwrap_or(self.script.rm_ms),
             CallKind::CanConnect => self.script.config_ms,
             CallKind::Credentials => self.script.url_ms,
             CallKind::Exists => self.script.inspect_ms,
@@ -204,20 +220,40 @@ impl Harness {
                         self.peak_creates_in_driver =
                             self.peak_creates_in_driver.max(self.creates_in_driver);
                     }
+                    let mut rm_f_ok = true;
+                    if let CallKind::ForceRemove = call.kind {
+                        rm_f_ok = if self.script.rm_f_results.is_empty() {
+                            !self.script.rm_f_fails
+                        } else {
+                            self.script.rm_f_results.remove(0)
+                        };
+                        self.rm_f_in_driver += 1;
+                        self.peak_rm_f_in_driver =
+                            self.peak_rm_f_in_driver.max(self.rm_f_in_driver);
+                    }
                     if !self.script.hang.contains(call.kind.command()) {
                         self.seq += 1;
                         let at = self.now + SimDuration(self.latency(&call.kind));
                         self.due.insert((at, self.seq), call.id);
                     }
-                    self.inflight.insert(call.id, InFlight { call, create_ok });
+                    self.inflight.insert(
+                        call.id,
+                        InFlight {
+                            call,
+                            create_ok,
+                            rm_f_ok,
+                        },
+                    );
                 }
                 Action::Kill(id) => {
                     self.killed.push(id);
                     self.due.retain(|_, c| *c != id);
-                    if let Some(f) = self.inflight.remove(&id)
-                        && matches!(f.call.kind, CallKind::Create { .. })
-                    {
-                        self.creates_in_driver -= 1;
+                    if let Some(f) = self.inflight.remove(&id) {
+                        match f.call.kind {
+                            CallKind::Create { .. } => self.creates_in_driver -= 1,
+                            CallKind::ForceRemove => self.rm_f_in_driver -= 1,
+                            _ => {}
+                        }
                     }
                 }
                 Action::AcquireDone {
@@ -234,6 +270,9 @@ impl Harness {
         }
         while let Some(e) = self.core.poll_event() {
             self.events.push(e);
+        }
+        while let Some(e) = self.core.poll_drain_event() {
+            self.drain_events.push(e);
         }
     }
 
@@ -271,7 +310,8 @@ impl Harness {
                 }
             }
             CallKind::ForceRemove => {
-                if self.script.rm_f_fails {
+                self.rm_f_in_driver -= 1;
+                if !f.rm_f_ok {
                     err("rm -f failed")
                 } else {
                     self.store.remove(&name);
@@ -479,5 +519,53 @@ impl Harness {
     /// Puts a machine directory into the store (a machine "found on disk").
     pub fn disk(&mut self, name: &str) {
         self.store.push(name);
+    }
+}
+
+/// `[machine.shutdown_drain]` with `enabled = true` and the raw values given (retry_backoff in
+/// ms, converted to the config's nanoseconds).
+pub fn drain_cfg(concurrency: i64, max_retries: i64, retry_backoff_ms: i64) -> ShutdownDrain {
+    ShutdownDrain {
+        enabled: true,
+        concurrency,
+        max_retries,
+        retry_backoff_ns: retry_backoff_ms * 1_000_000,
+    }
+}
+
+impl Harness {
+    /// Enters Shutdown now with `drain` and a budget of `budget_ms`.
+    pub fn shutdown(&mut self, drain: Option<ShutdownDrain>, budget_ms: u64) {
+        self.input(Input::Shutdown {
+            drain,
+            budget: SimDuration(budget_ms),
+        });
+    }
+
+    /// Runs until Shutdown returned (at most `cap_ms` of virtual time); its summary.
+    pub fn run_shutdown(&mut self, cap_ms: u64) -> Option<ShutdownStatus> {
+        let cap = self.now + SimDuration(cap_ms);
+        while !matches!(
+            self.core.shutdown_status(),
+            Some(ShutdownStatus::Returned { .. })
+        ) && self.now <= cap
+            && self.step()
+        {}
+        self.core.shutdown_status()
+    }
+
+    pub fn drain_events_where(&self, f: impl Fn(&DrainEventKind) -> bool) -> Vec<&DrainEvent> {
+        self.drain_events.iter().filter(|e| f(&e.kind)).collect()
+    }
+
+    /// Makes Idle records for `names` (machines found on disk, adopted by one Acquire with
+    /// IdleCount 0; the one find-free acquired is released again).
+    pub fn adopt_idle(&mut self, runner: &str, names: &[&str]) {
+        for n in names {
+            self.disk(n);
+        }
+        if let Ok(Acquired::Machine(m)) = self.acquire_now(runner) {
+            self.release(runner, &m);
+        }
     }
 }
