@@ -127,6 +127,8 @@ struct World<'s> {
     /// The runner process has exited (after a signal): manager and core are gone, the cloud
     /// keeps billing what is left.
     exited: bool,
+    /// The manager asked for the provider's Shutdown and has not heard back yet.
+    provider_shutdown_requested: bool,
 }
 
 impl<'s> World<'s> {
@@ -253,6 +255,7 @@ impl<'s> World<'s> {
             quirks: Vec::new(),
             violations: Vec::new(),
             exited: false,
+            provider_shutdown_requested: false,
         })
     }
 
@@ -412,18 +415,15 @@ impl<'s> World<'s> {
         );
     }
 
-    /// The provider's Shutdown (spec §4.2–§4.3). Without a drain the provider logs and returns
-    /// at once: idle machines stay running.
+    /// The provider's Shutdown (spec §4.2–§4.3): the core drains (or logs that it skips the
+    /// drain); the manager hears back when [`Core::shutdown_status`] says it returned.
     fn shutdown_provider(&mut self, budget: SimDuration) {
-        let _ = budget;
-        let msg = match &self.s.runner.config.shutdown_drain {
-            None => "No shutdown drain config, skipping machine pool drain",
-            Some(d) if !d.enabled => "Shutdown drain is disabled, skipping machine pool drain",
-            Some(_) => "shutdown drain is not modelled yet: skipping machine pool drain",
-        };
-        self.event("", "", "provider shutdown", msg.to_string());
         let now = self.now();
-        self.manager.handle(now, MgrInput::ProviderShutdownDone);
+        let drain = self.s.runner.config.shutdown_drain.clone();
+        let listing = self.cloud.listing();
+        self.core
+            .handle(now, CoreInput::Shutdown { drain, budget }, &listing);
+        self.provider_shutdown_requested = true;
     }
 
     /// The process exits: in-flight removals are cut off (their VMs stay: left running while
@@ -463,6 +463,18 @@ impl<'s> World<'s> {
             }
         }
         self.drain_core_events();
+        if self.provider_shutdown_requested
+            && matches!(
+                self.core.shutdown_status(),
+                Some(crate::autoscaler::ShutdownStatus::Returned { .. })
+            )
+        {
+            self.provider_shutdown_requested = false;
+            let now = self.now();
+            self.manager.handle(now, MgrInput::ProviderShutdownDone);
+            self.pump();
+            return;
+        }
         self.observe();
     }
 
@@ -739,6 +751,19 @@ impl<'s> World<'s> {
     }
 
     fn drain_core_events(&mut self) {
+        while let Some(d) = self.core.poll_drain_event() {
+            let label = match d.kind {
+                crate::autoscaler::DrainEventKind::OrphanedAfterDeadline => "orphaned",
+                _ => "drain",
+            };
+            self.events.push(EventRow {
+                time: d.at,
+                runner: String::new(),
+                machine: d.machine.clone().unwrap_or_default(),
+                event: label.to_string(),
+                reason: d.kind.to_string(),
+            });
+        }
         while let Some(e) = self.core.poll_event() {
             let (label, reason) = event_label(&e.kind);
             if let EventKind::Created { .. } = e.kind
