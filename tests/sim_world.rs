@@ -289,3 +289,37 @@ fn sigterm_aborts_the_running_job_with_runner_interrupted() {
     assert_eq!(exit.time.as_millis(), 600_000);
     assert_eq!(r.machines[0].end_state, "left_running");
 }
+
+#[test]
+fn the_limit_invariant_catches_a_core_that_skips_the_limit_check() {
+    // IdleCount 5 with limit 2: the faithful core pre-creates 2 machines and stops (spec §3.3
+    // totalExceeded). A core with the limit check skipped (a test-only sabotage switch in the
+    // core's admission, not an injected record) creates 5, and the checker must say so.
+    let text = fixed(
+        "    IdleCount = 5\n    IdleTime = 600\n",
+        "concurrent = 1\n",
+        "",
+        "",
+    )
+    .replace("  executor", "  limit = 2\n  executor");
+    let s = scenario(&text);
+    let faithful = run(&s, &RunOptions::default()).unwrap();
+    assert!(faithful.violations.is_empty(), "{:?}", faithful.violations);
+    assert_eq!(faithful.machines.len(), 2);
+    let broken = run(
+        &s,
+        &RunOptions {
+            sabotage: simrun::autoscaler::Sabotage::SkipLimitCheck,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        broken
+            .violations
+            .iter()
+            .any(|v| v.invariant == "machines_within_limit"),
+        "{:?}",
+        broken.violations
+    );
+}

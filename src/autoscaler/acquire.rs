@@ -109,7 +109,11 @@ impl Core {
             }
         }
         // Step 5: background creation.
-        while can_create_idle(&limits, &tally) {
+        let mut admission = limits;
+        if self.sabotage == super::core::Sabotage::SkipLimitCheck {
+            admission.limit = 0;
+        }
+        while can_create_idle(&admission, &tally) {
             if self.create(&runner, MachineState::Idle, None).is_none() {
                 break;
             }

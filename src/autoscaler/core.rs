@@ -61,6 +61,22 @@ pub struct CoreOptions {
     /// Keep the decision log for [`Core::poll_event`] (default true). Turn off when nobody
     /// drains it.
     pub record_events: bool,
+    /// A deliberate defect, for proving that the simulator's invariant checker can fail
+    /// (issue "Invariants…": "a test-only switch that breaks the logic"). Never set it
+    /// outside tests.
+    #[doc(hidden)]
+    pub sabotage: Sabotage,
+}
+
+/// Deliberate defects for checker tests (see [`CoreOptions::sabotage`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sabotage {
+    /// The faithful core.
+    #[default]
+    None,
+    /// Background creation ignores `limit` (spec §3.3 totalExceeded skipped).
+    SkipLimitCheck,
 }
 
 impl Default for CoreOptions {
@@ -69,6 +85,7 @@ impl Default for CoreOptions {
             seed: 0,
             timeouts: Timeouts::default(),
             record_events: true,
+            sabotage: Sabotage::None,
         }
     }
 }
@@ -158,6 +175,7 @@ pub struct Core {
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
     pub(super) record_events: bool,
+    pub(super) sabotage: Sabotage,
     pub(super) metrics: Metrics,
     /// Positive CanConnect results: machine → expiry.
     pub(super) cache: BTreeMap<String, SimTime>,
@@ -205,6 +223,7 @@ impl Core {
             actions: VecDeque::new(),
             events: VecDeque::new(),
             record_events: options.record_events,
+            sabotage: options.sabotage,
             metrics: Metrics::default(),
             cache: BTreeMap::new(),
             acquiring: None,

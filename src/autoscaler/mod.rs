@@ -27,7 +27,7 @@ mod removal;
 pub mod timers;
 mod use_machine;
 
-pub use self::core::{CAN_CONNECT_CACHE, Core, CoreOptions, RemovalPhase};
+pub use self::core::{CAN_CONNECT_CACHE, Core, CoreOptions, RemovalPhase, Sabotage};
 pub use api::{AcquireError, Acquired, Action, Input, RequestId, UseError, UsedMachine};
 pub use drain::{
     DrainEvent, DrainEventKind, DrainSummary, REASON_SHUTDOWN_DRAIN, SHORT_SHUTDOWN_TIMEOUT,

@@ -77,6 +77,7 @@ pub fn run(args: &RunArgs) -> u8 {
         &scenario,
         &RunOptions {
             progress: Some(&progress),
+            ..RunOptions::default()
         },
     ) {
         Ok(r) => r,

@@ -65,6 +65,9 @@ struct MachineTrack {
 pub struct RunOptions<'a> {
     /// Called with the fraction of simulated time done (0.0–1.0), at most about 100 times.
     pub progress: Option<&'a dyn Fn(f64)>,
+    /// A deliberate core defect, for tests proving the invariant checker can fail.
+    #[doc(hidden)]
+    pub sabotage: crate::autoscaler::Sabotage,
 }
 
 /// Why a run could not start.
@@ -89,7 +92,7 @@ pub enum RunError {
 /// A workload that cannot be generated (e.g. an unreadable empirical CSV) or machine options the
 /// fake cloud cannot read.
 pub fn run(scenario: &Scenario, opts: &RunOptions<'_>) -> Result<RunRecords, RunError> {
-    let mut w = World::new(scenario)?;
+    let mut w = World::new(scenario, opts.sabotage)?;
     w.run(opts);
     Ok(w.finish())
 }
@@ -132,7 +135,7 @@ struct World<'s> {
 }
 
 impl<'s> World<'s> {
-    fn new(s: &'s Scenario) -> Result<Self, RunError> {
+    fn new(s: &'s Scenario, sabotage: crate::autoscaler::Sabotage) -> Result<Self, RunError> {
         let config = &s.runner.config;
         let streams = RngStreams::new(s.seed);
         let end = SimTime(s.duration.as_millis());
@@ -166,6 +169,7 @@ impl<'s> World<'s> {
             s.calendar.clone(),
             CoreOptions {
                 seed: s.seed,
+                sabotage,
                 ..CoreOptions::default()
             },
             config.autoscaled_runners().cloned(),
@@ -750,7 +754,39 @@ impl<'s> World<'s> {
         });
     }
 
+    /// Invariant: background (idle-target) creation never takes a runner past `limit`; only
+    /// the on-demand paths of spec Q10 may, and those are counted as quirks by `observe`.
+    /// Checked on the records after the step that started the creation; when an on-demand
+    /// creation of the same runner happened in that step too, the excess is attributed to it.
+    fn check_background_creations(&mut self, background: &[String], on_demand: &[String]) {
+        for runner in background {
+            if on_demand.contains(runner) {
+                continue;
+            }
+            let Some(i) = self.runner_ids.iter().position(|r| r == runner) else {
+                continue;
+            };
+            let limit = self.s.runner.config.runners[i].limit;
+            let total = self
+                .core
+                .records()
+                .filter(|r| r.runner.as_deref() == Some(runner))
+                .count() as i64;
+            if limit > 0 && total > limit {
+                let now = self.now();
+                self.violations.push(Finding {
+                    time_ms: now.as_millis(),
+                    invariant: "machines_within_limit",
+                    detail: format!("runner {runner}: background creation reached {total} machines with limit {limit}"),
+                    quirk: None,
+                });
+            }
+        }
+    }
+
     fn drain_core_events(&mut self) {
+        let mut background: Vec<String> = Vec::new();
+        let mut on_demand_runners: Vec<String> = Vec::new();
         while let Some(d) = self.core.poll_drain_event() {
             let label = match d.kind {
                 crate::autoscaler::DrainEventKind::OrphanedAfterDeadline => "orphaned",
@@ -766,6 +802,26 @@ impl<'s> World<'s> {
         }
         while let Some(e) = self.core.poll_event() {
             let (label, reason) = event_label(&e.kind);
+            if let (EventKind::CreationStarted { on_demand, .. }, Some(r)) =
+                (&e.kind, e.runner.as_ref())
+            {
+                if *on_demand {
+                    on_demand_runners.push(r.clone());
+                } else {
+                    background.push(r.clone());
+                }
+            }
+            if let EventKind::Adopted = e.kind {
+                self.quirks.push(Finding {
+                    time_ms: e.at.as_millis(),
+                    invariant: "adopted_used_once",
+                    detail: format!(
+                        "{} adopted with UsedCount 1",
+                        e.machine.clone().unwrap_or_default()
+                    ),
+                    quirk: Some("Q3"),
+                });
+            }
             if let EventKind::Created { .. } = e.kind
                 && let Some(m) = e.machine.as_ref().and_then(|m| self.machines.get_mut(m))
             {
@@ -789,6 +845,9 @@ impl<'s> World<'s> {
                 event: label.to_string(),
                 reason,
             });
+        }
+        if !background.is_empty() {
+            self.check_background_creations(&background, &on_demand_runners);
         }
     }
 
