@@ -130,6 +130,8 @@ struct World<'s> {
     /// The runner process has exited (after a signal): manager and core are gone, the cloud
     /// keeps billing what is left.
     exited: bool,
+    /// `docker-machine create` calls running now, by call, with their runner.
+    creates_in_flight: BTreeMap<CallId, String>,
     /// The manager asked for the provider's Shutdown and has not heard back yet.
     provider_shutdown_requested: bool,
 }
@@ -260,6 +262,7 @@ impl<'s> World<'s> {
             violations: Vec::new(),
             exited: false,
             provider_shutdown_requested: false,
+            creates_in_flight: BTreeMap::new(),
         })
     }
 
@@ -321,6 +324,7 @@ impl<'s> World<'s> {
                 self.answer_held();
             }
             Ev::CallDone(id) => {
+                self.creates_in_flight.remove(&id);
                 if let Some(c) = self.cloud.finish_call(now, id)
                     && !self.exited
                 {
@@ -502,6 +506,25 @@ impl<'s> World<'s> {
                     );
                 }
             }
+            MgrAction::RequestJob { worker, runner, .. } if self.manager.is_stopping() => {
+                // Invariant: after a stop signal no job request is made (spec §4.1).
+                self.violations.push(Finding {
+                    time_ms: now.as_millis(),
+                    invariant: "no_job_request_after_stop",
+                    detail: format!(
+                        "worker {worker} requested a job for runner {} after the signal",
+                        self.runner_ids[runner]
+                    ),
+                    quirk: None,
+                });
+                self.manager.handle(
+                    now,
+                    MgrInput::JobResponse {
+                        worker,
+                        response: JobResponse::NoJob,
+                    },
+                );
+            }
             MgrAction::RequestJob { worker, runner, .. } => match self.take_job(runner) {
                 Some(job) => self.hand_out(worker, runner, job),
                 None if self.s.gitlab.long_poll > SimDuration::ZERO => {
@@ -600,6 +623,24 @@ impl<'s> World<'s> {
                 rec.outcome = JobOutcome::Running;
                 if let Some(m) = machine.as_ref().and_then(|m| self.machines.get_mut(m)) {
                     m.jobs += 1;
+                    // Invariant: a machine runs at most MaxBuilds jobs (when > 0).
+                    let max_builds = self.s.runner.config.runners[runner]
+                        .machine
+                        .as_ref()
+                        .map_or(0, |c| c.max_builds);
+                    if max_builds > 0 && i64::from(m.jobs) > max_builds {
+                        let detail = format!(
+                            "{} ran {} jobs with MaxBuilds {max_builds}",
+                            machine.as_deref().unwrap_or(""),
+                            m.jobs
+                        );
+                        self.violations.push(Finding {
+                            time_ms: now.as_millis(),
+                            invariant: "jobs_within_max_builds",
+                            detail,
+                            quirk: None,
+                        });
+                    }
                 }
                 let id = self.jobs[i].id;
                 self.event(
@@ -706,10 +747,19 @@ impl<'s> World<'s> {
                         },
                     );
                 }
+                if let crate::cloud::CallKind::Create { .. } = call.kind
+                    && let Some(r) = runner.clone()
+                {
+                    self.creates_in_flight.insert(call.id, r.clone());
+                    self.check_growth(&r);
+                }
                 let at = self.cloud.start_call(now, &call, runner.as_deref());
                 let _ = self.engine.schedule_at(at.max(now), Ev::CallDone(call.id));
             }
-            CoreAction::Kill(id) => self.cloud.kill(id),
+            CoreAction::Kill(id) => {
+                self.creates_in_flight.remove(&id);
+                self.cloud.kill(id)
+            }
             CoreAction::AcquireDone {
                 request, result, ..
             } => {
@@ -781,6 +831,34 @@ impl<'s> World<'s> {
                     quirk: None,
                 });
             }
+        }
+    }
+
+    /// Invariant: at most `MaxGrowthRate` driver creates of a runner run at once (spec §3.7,
+    /// when > 0).
+    fn check_growth(&mut self, runner: &str) {
+        let mgr = self
+            .s
+            .runner
+            .config
+            .runner(runner)
+            .and_then(|r| r.machine.as_ref())
+            .map_or(0, |m| m.max_growth_rate);
+        let running = self
+            .creates_in_flight
+            .values()
+            .filter(|r| r.as_str() == runner)
+            .count() as i64;
+        if mgr > 0 && running > mgr {
+            let now = self.now();
+            self.violations.push(Finding {
+                time_ms: now.as_millis(),
+                invariant: "creates_within_max_growth_rate",
+                detail: format!(
+                    "runner {runner}: {running} creates running with MaxGrowthRate {mgr}"
+                ),
+                quirk: None,
+            });
         }
     }
 
