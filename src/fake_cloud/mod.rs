@@ -8,12 +8,14 @@
 
 pub mod billing;
 pub mod driver;
+pub mod faults;
 pub mod options;
 pub mod profile;
 
 use std::path::{Path, PathBuf};
 
 pub use billing::{BillingMode, billed_duration, lifetime_cost};
+pub use faults::{FaultKind, FaultScope, FaultSpec, FaultStage};
 pub use options::{MachineSpec, OptionsError, machine_spec_from_options};
 pub use profile::{
     BillingModeName, BillingSpec, CallLatencies, CreateStages, Price, PriceQuote, PriceSource,
