@@ -6,6 +6,8 @@
 //! Each runner's profile follows its `MachineDriver` ([`profile_name_for_driver`]) unless the
 //! scenario names another one.
 
+pub mod account;
+pub mod api;
 pub mod billing;
 pub mod driver;
 pub mod faults;
