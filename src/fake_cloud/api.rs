@@ -11,7 +11,7 @@
 //! create_error_prefix = "Error launching instance: "
 //! create = { DescribeSubnets = 2, ImportKeyPair = 1 }   # pre-create checks, at the create's start
 //! boot_poll = { operation = "DescribeInstances", interval = "7500ms", idle = "0s" }
-//! after_boot = { DescribeInstances = 7 }       # libmachine's GetState/GetIP after the driver
+//! after_boot = { DescribeInstances = 7 }       # libmachine's GetState/GetIP, spread over ssh_wait … certs
 //! stop = { StopInstances = 1 }
 //! rm = { TerminateInstances = 1, DeleteKeyPair = 1 }     # rm -y and rm -f
 //! config = { DescribeInstances = 1 }           # docker-machine config (CanConnect)
@@ -84,7 +84,8 @@ pub struct ApiCalls {
     pub create: BTreeMap<String, u32>,
     /// Polling while the VM boots.
     pub boot_poll: Option<BootPoll>,
-    /// Calls when the driver's `Create` has returned (libmachine's state/IP reads).
+    /// Calls after the driver's `Create` has returned (libmachine's state/IP reads), spread
+    /// evenly over the `ssh_wait` … `certs` stages.
     #[serde(default)]
     pub after_boot: BTreeMap<String, u32>,
     /// `docker-machine stop`.
@@ -277,9 +278,16 @@ impl RateLimits {
 /// The run-time state of one limit.
 #[derive(Clone, Debug)]
 enum State {
-    Bucket { level: f64, at: SimTime },
-    Fixed { counts: BTreeMap<u64, u64> },
-    Sliding { times: VecDeque<SimTime> },
+    /// Admitted call times, sorted (see [`bucket_check`]).
+    Bucket {
+        events: Vec<SimTime>,
+    },
+    Fixed {
+        counts: BTreeMap<u64, u64>,
+    },
+    Sliding {
+        times: VecDeque<SimTime>,
+    },
 }
 
 /// The run-time state of a profile's limits (one per cloud account: runners sharing a
@@ -296,10 +304,7 @@ impl Limiter {
         let states = limits
             .iter()
             .map(|l| match l.algorithm {
-                Algorithm::TokenBucket => State::Bucket {
-                    level: l.capacity.unwrap_or(0.0),
-                    at: SimTime::ZERO,
-                },
+                Algorithm::TokenBucket => State::Bucket { events: Vec::new() },
                 Algorithm::FixedWindow => State::Fixed {
                     counts: BTreeMap::new(),
                 },
@@ -324,8 +329,9 @@ impl Limiter {
     /// throttled, and the earliest a covering limit could admit it is `t + d`.
     ///
     /// Calls are booked when their docker-machine command starts, so a call can arrive with
-    /// a `t` earlier than one already booked; a token bucket then refills nothing for it
-    /// (slightly stricter than the cloud), the windows count it exactly.
+    /// a `t` earlier than one already booked. Each limit judges it by the calls up to `t`
+    /// (windows count exactly; token buckets replay, see `bucket_check`); calls already
+    /// admitted later are not revisited.
     pub fn try_call(
         &mut self,
         t: SimTime,
@@ -340,21 +346,10 @@ impl Limiter {
             let l = &self.limits[i];
             let f = factor(l);
             let w = match &mut self.states[i] {
-                State::Bucket { level, at } => {
+                State::Bucket { events } => {
                     let cap = l.capacity.unwrap_or(0.0) * f;
                     let refill = l.refill_per_sec.unwrap_or(0.0) * f;
-                    if t > *at {
-                        *level = (*level + refill * t.since(*at).as_secs_f64()).min(cap);
-                        *at = t;
-                    }
-                    *level = level.min(cap);
-                    if *level >= 1.0 {
-                        None
-                    } else if refill > 0.0 {
-                        Some(SimDuration(((1.0 - *level) / refill * 1000.0).ceil() as u64))
-                    } else {
-                        Some(SimDuration::from_mins(60))
-                    }
+                    bucket_check(events, t, cap, refill)
                 }
                 State::Fixed { counts } => {
                     let win = l.window.unwrap_or_default().0.0.max(1);
@@ -400,7 +395,19 @@ impl Limiter {
         }
         for &i in &covering {
             match &mut self.states[i] {
-                State::Bucket { level, .. } => *level -= 1.0,
+                State::Bucket { events } => {
+                    let pos = events.partition_point(|x| *x <= t);
+                    events.insert(pos, t);
+                    // A bucket refills completely in capacity / refill; twice that is kept
+                    // for calls booked out of order.
+                    let l = &self.limits[i];
+                    let full_ms = (l.capacity.unwrap_or(0.0) / l.refill_per_sec.unwrap_or(1.0)
+                        * 2000.0) as u64;
+                    let newest = events.last().copied().unwrap_or(t);
+                    let keep_from = newest.0.saturating_sub(full_ms.max(60_000));
+                    let drop = events.partition_point(|x| x.0 < keep_from);
+                    events.drain(..drop);
+                }
                 State::Fixed { counts } => {
                     let win = self.limits[i].window.unwrap_or_default().0.0.max(1);
                     *counts.entry(t.0 / win).or_default() += 1;
@@ -418,6 +425,38 @@ impl Limiter {
         }
         Ok(())
     }
+}
+
+/// Whether a token bucket of `cap` tokens refilled at `refill` per second admits one more call
+/// at `t`, given the admitted calls `events` (sorted): the calls up to `t` are replayed in time
+/// order from `cap / refill` before `t` (a bucket left alone that long is full). Calls booked
+/// later than `t` were decided already and are not revisited (lenient by at most those calls).
+/// `Some(wait)` = throttled, with the time until a token is back.
+fn bucket_check(events: &[SimTime], t: SimTime, cap: f64, refill: f64) -> Option<SimDuration> {
+    if cap < 1.0 || refill <= 0.0 {
+        return Some(if refill > 0.0 {
+            SimDuration(((1.0 / refill) * 1000.0).ceil() as u64)
+        } else {
+            SimDuration::from_mins(60)
+        });
+    }
+    let full_ms = (cap / refill * 1000.0).ceil() as u64;
+    let start = events.partition_point(|x| x.0 + full_ms < t.0);
+    let end = events.partition_point(|x| *x <= t);
+    let mut level = cap;
+    let mut last: Option<SimTime> = None;
+    for &e in events[start..end].iter().chain(std::iter::once(&t)) {
+        if let Some(l) = last {
+            level = (level + refill * e.since(l).as_secs_f64()).min(cap);
+        }
+        last = Some(e);
+        if e == t && level < 1.0 - 1e-9 {
+            let secs = (1.0 - level) / refill;
+            return Some(SimDuration(((secs * 1000.0).ceil() as u64).max(1)));
+        }
+        level -= 1.0;
+    }
+    None
 }
 
 /// The outcome of one API call including the driver's retries.

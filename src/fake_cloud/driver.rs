@@ -21,7 +21,7 @@
 //!   (step 5): a self-cleaning driver deletes the VM (unless the clean-up fails, with the
 //!   profile's probability); otherwise the VM stays and `rm` finds it only if the driver looks
 //!   VMs up by name (`[orphans]`, §1.4).
-//! * After `boot`: IDs saved; `after_boot` API calls; then `ssh_wait`, `provision`,
+//! * After `boot`: IDs saved; `after_boot` API calls spread over the rest; then `ssh_wait`, `provision`,
 //!   `docker_install`, `certs`, each failing with its §8 message if the profile's base failure
 //!   picks it or a `provisioning` fault for that stage is active **when the stage starts**.
 //!   The VM stays for the runner's `rm` (spec Q14).
@@ -779,12 +779,20 @@ impl FakeCloud {
             _ => a.map_or(&empty, |a| &a.credentials),
         });
         let command = kind.command();
+        let removing = matches!(kind, CallKind::Remove | CallKind::ForceRemove);
+        let wrap = |m: String| {
+            if removing {
+                format!("Error removing host \"{}\": {m}", call.machine)
+            } else {
+                m
+            }
+        };
         let refusal = if let Some(e) = self.command_error(now, &ctx, command) {
-            Err((SimDuration::ZERO, e))
+            Err((SimDuration::ZERO, DriverError::new(e.kind, wrap(e.message))))
         } else {
             match self.api_run(now, rc, &ctx, &ops) {
                 Ok(d) => Ok(d),
-                Err((d, k, m)) => Err((d, DriverError::new(k, m))),
+                Err((d, k, m)) => Err((d, DriverError::new(k, wrap(m)))),
             }
         };
         let (delay, refusal) = match refusal {
@@ -1077,30 +1085,43 @@ impl FakeCloud {
         }
         // Step 5: IDs saved. libmachine's own state/IP reads.
         let ids_saved_at = t;
-        match self.api_run(t, rc, &ctx, &Self::table(&api.after_boot)) {
-            Ok(delay) => t = t + delay,
-            Err((delay, kind, msg)) => {
-                let kind = if kind == DriverErrorKind::Other {
-                    DriverErrorKind::Provisioning(ProvisioningStage::WaitRunning)
-                } else {
-                    kind
-                };
-                let message = format!(
-                    "Error creating machine: Error waiting for machine to be running: {msg}"
-                );
-                return Some(self.clamp_lag(
-                    &name,
-                    (
-                        t + delay,
-                        Effect::Create {
-                            result: Err(DriverError::new(kind, message)),
-                            ids_saved_at: Some(ids_saved_at),
-                            cleanup: false,
-                        },
-                    ),
-                ));
+        // Spread evenly over the stages that follow (libmachine reads state and IP during the
+        // SSH wait and provisioning).
+        let after: Vec<String> = api
+            .after_boot
+            .iter()
+            .flat_map(|(op, n)| std::iter::repeat_n(op.clone(), *n as usize))
+            .collect();
+        let span = d[2].0 + d[3].0 + d[4].0 + d[5].0;
+        let mut extra = SimDuration::ZERO;
+        for (k, op) in after.iter().enumerate() {
+            let at = t + SimDuration(span * k as u64 / after.len() as u64 + extra.0);
+            match self.api_run(at, rc, &ctx, &[(op.clone(), 1)]) {
+                Ok(delay) => extra = SimDuration(extra.0 + delay.0),
+                Err((delay, kind, msg)) => {
+                    let kind = if kind == DriverErrorKind::Other {
+                        DriverErrorKind::Provisioning(ProvisioningStage::WaitRunning)
+                    } else {
+                        kind
+                    };
+                    let message = format!(
+                        "Error creating machine: Error waiting for machine to be running: {msg}"
+                    );
+                    return Some(self.clamp_lag(
+                        &name,
+                        (
+                            at + delay,
+                            Effect::Create {
+                                result: Err(DriverError::new(kind, message)),
+                                ids_saved_at: Some(ids_saved_at),
+                                cleanup: false,
+                            },
+                        ),
+                    ));
+                }
             }
         }
+        t = t + extra;
         let later = [
             FaultStage::Ssh,
             FaultStage::Provision,

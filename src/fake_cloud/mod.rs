@@ -172,3 +172,6 @@ pub fn available_profiles(dir: &Path) -> Vec<String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fault_tests;
