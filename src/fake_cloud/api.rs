@@ -183,6 +183,17 @@ pub enum Algorithm {
     SlidingWindow,
 }
 
+impl Algorithm {
+    /// The TOML spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::TokenBucket => "token_bucket",
+            Algorithm::FixedWindow => "fixed_window",
+            Algorithm::SlidingWindow => "sliding_window",
+        }
+    }
+}
+
 /// One rate limit.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -219,8 +230,8 @@ impl Limit {
             Some(x) if x.is_finite() && x > 0.0 => Ok(()),
             Some(x) => Err(format!("{at}: {k} must be a finite number > 0, found {x}")),
             None => Err(format!(
-                "{at}: algorithm = {:?} needs `{k}`",
-                self.algorithm
+                "{at}: algorithm = \"{}\" needs `{k}`",
+                self.algorithm.name()
             )),
         };
         match self.algorithm {
