@@ -1,19 +1,27 @@
 //! Fake clouds for the simulator, loaded from `fakes/<profile>.toml` (issue 4 §4; DESIGN.md
 //! `fake_cloud`, below `scenario`). This module holds the profile model and loader ([`Profile`]), billing
 //! ([`billing`]) and how a runner's `MachineOptions` select a machine ([`options`]). The timed
-//! call execution that uses them is wired into the simulator separately.
+//! call execution is [`driver::FakeCloud`]; fault injection (issue 5, cloud-faults §1–§8) adds
+//! the cloud API model ([`api`]: calls per docker-machine step, rate limits, the driver's
+//! reaction), account limits and leak behaviour ([`account`]) and the scenario's fault windows
+//! ([`faults`]).
 //!
 //! Each runner's profile follows its `MachineDriver` ([`profile_name_for_driver`]) unless the
 //! scenario names another one.
 
+pub mod account;
+pub mod api;
 pub mod billing;
 pub mod driver;
+pub mod faults;
 pub mod options;
 pub mod profile;
 
 use std::path::{Path, PathBuf};
 
 pub use billing::{BillingMode, billed_duration, lifetime_cost};
+pub use driver::{Bill, FakeCloud, LossCause, LostMachine, Orphan, OrphanCause, RunnerCloud};
+pub use faults::{FaultKind, FaultScope, FaultSpec, FaultStage};
 pub use options::{MachineSpec, OptionsError, machine_spec_from_options};
 pub use profile::{
     BillingModeName, BillingSpec, CallLatencies, CreateStages, Price, PriceQuote, PriceSource,
@@ -168,3 +176,6 @@ pub fn available_profiles(dir: &Path) -> Vec<String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fault_tests;

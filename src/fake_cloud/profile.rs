@@ -48,13 +48,15 @@
 //! daemon options, restarts, the TLS check). `calls.config` is `docker-machine config` (GitLab
 //! Runner's CanConnect), `calls.credentials` is `config` + `url` + a local `inspect` (§1.3).
 //!
-//! The format is meant to grow: fault injection (issue 5) adds tables such as `[rate_limits]`,
-//! `[quotas]`, `[capacity]`, `[spot]` and `[faults]` as new optional fields.
+//! Optional tables for fault injection (issue 5): `[api_calls]` and `[rate_limits]` (see
+//! [`super::api`]), `[quotas]`, `[capacity]`, `[spot]` and `[orphans]` (see [`super::account`]).
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::account::{CapacitySpec, OrphanSpec, Quotas, SpotSpec};
+use super::api::{ApiCalls, RateLimits};
 use super::billing::{self, BillingMode};
 use super::options::MachineSpec;
 use crate::random::dist::Dist;
@@ -81,6 +83,22 @@ pub struct Profile {
     pub calls: CallLatencies,
     /// Prices and the billing rule.
     pub billing: BillingSpec,
+    /// API calls per docker-machine step (cloud-faults §2, §7 `api.*`); absent = none counted.
+    pub api_calls: Option<ApiCalls>,
+    /// Rate limits and the driver's reaction (cloud-faults §2, §7 `rl.*`); absent = none.
+    pub rate_limits: Option<RateLimits>,
+    /// Instance / vCPU quotas and their errors (cloud-faults §2, §8).
+    #[serde(default)]
+    pub quotas: Quotas,
+    /// The insufficient-capacity error (cloud-faults §2, §8).
+    #[serde(default)]
+    pub capacity: CapacitySpec,
+    /// Spot interruptions (cloud-faults §6).
+    #[serde(default)]
+    pub spot: SpotSpec,
+    /// What failed creates and removals leave behind (cloud-faults §1.4).
+    #[serde(default)]
+    pub orphans: OrphanSpec,
 }
 
 /// Durations of the `docker-machine create` stages, in the order they run (cloud-faults §1.1,
@@ -246,6 +264,15 @@ impl BillingSpec {
         }
     }
 
+    /// vCPUs of an instance type for quotas: the price table's `vcpus`, else 2 (our default
+    /// for types the table does not describe, `[est]`: the common runner types have 2).
+    pub fn vcpus(&self, instance_type: &str) -> u32 {
+        self.prices
+            .get(instance_type)
+            .and_then(|p| p.vcpus)
+            .unwrap_or(2)
+    }
+
     /// USD cost of a machine like `spec` that existed from `start` to `end` (§5 rules, see
     /// [`billing`]).
     ///
@@ -286,6 +313,27 @@ impl Profile {
             return Err(format!(
                 "provisioning_failure_probability must be between 0 and 1, found {p}"
             ));
+        }
+        if let Some(r) = &self.rate_limits {
+            r.validate()?;
+        }
+        let q = self.orphans.self_cleanup_failure_probability;
+        if !(0.0..=1.0).contains(&q) {
+            return Err(format!(
+                "orphans.self_cleanup_failure_probability must be between 0 and 1, found {q}"
+            ));
+        }
+        let h = self.spot.hazard_per_hour;
+        if !(h.is_finite() && h >= 0.0) {
+            return Err(format!(
+                "spot.hazard_per_hour must be a finite number ≥ 0, found {h}"
+            ));
+        }
+        if let Some(a) = &self.api_calls
+            && let Some(p) = &a.boot_poll
+            && p.interval.0 == SimDuration::ZERO
+        {
+            return Err("api_calls.boot_poll.interval must be > 0".into());
         }
         let b = &self.billing;
         b.mode()?;

@@ -332,3 +332,34 @@ fn instance_types_of_the_shared_configs_have_prices() {
         assert!(seen.iter().any(|s| s == ty), "{ty} not among {seen:?}");
     }
 }
+
+#[test]
+fn fault_sections_of_a_profile_are_validated_naming_the_key() {
+    let limits = "[rate_limits]\nthrottle_error = \"x\"\nreaction = { kind = \"fail\" }\n[[rate_limits.limits]]\nname = \"q\"\noperations = [\"*\"]\n";
+    let e = err(&format!(
+        "{MINIMAL}{limits}algorithm = \"token_bucket\"\ncapacity = 5\n"
+    ));
+    assert!(
+        e.contains("rate_limits.limits \"q\": algorithm = \"token_bucket\" needs `refill_per_sec`"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{MINIMAL}{limits}algorithm = \"fixed_window\"\nlimit = 5\n"
+    ));
+    assert!(e.contains("needs `window` > 0"), "{e}");
+    let e = err(&format!(
+        "{MINIMAL}[rate_limits]\nthrottle_error = \"x\"\nreaction = {{ kind = \"backoff\" }}\n"
+    ));
+    assert!(e.contains("unknown variant `backoff`"), "{e}");
+    let e = err(&format!(
+        "{MINIMAL}[orphans]\nself_cleanup_failure_probability = 2.0\n"
+    ));
+    assert!(
+        e.contains("orphans.self_cleanup_failure_probability must be between 0 and 1"),
+        "{e}"
+    );
+    let e = err(&format!("{MINIMAL}[spot]\nhazard_per_hour = -1.0\n"));
+    assert!(e.contains("spot.hazard_per_hour must be"), "{e}");
+    let e = err(&format!("{MINIMAL}[quotas]\ncpus = 4\n"));
+    assert!(e.contains("unknown field `cpus`"), "{e}");
+}

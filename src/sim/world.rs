@@ -753,8 +753,10 @@ impl<'s> World<'s> {
                     self.creates_in_flight.insert(call.id, r.clone());
                     self.check_growth(&r);
                 }
-                let at = self.cloud.start_call(now, &call, runner.as_deref());
-                let _ = self.engine.schedule_at(at.max(now), Ev::CallDone(call.id));
+                // `None`: a hung call; the core's timeout kills it (spec §3.12).
+                if let Some(at) = self.cloud.start_call(now, &call, runner.as_deref()) {
+                    let _ = self.engine.schedule_at(at.max(now), Ev::CallDone(call.id));
+                }
             }
             CoreAction::Kill(id) => {
                 self.creates_in_flight.remove(&id);
