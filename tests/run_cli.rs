@@ -141,9 +141,9 @@ fn bad_inputs_exit_2_with_a_one_line_error() {
             ":4:1: error[invalid-duration]: scenario.duration",
         ),
         (
-            "faults.toml",
-            format!("{head}{runner}[[faults]]\nkind = \"rate_limit\"\n"),
-            ":7:3: error[not-supported-yet]: faults",
+            "expect.toml",
+            format!("{head}{runner}[expect]\ncost_usd_max = 5.0\n"),
+            ":7:2: error[not-supported-yet]: expect",
         ),
         (
             "unknown-runner.toml",

@@ -33,8 +33,9 @@
 //! ```
 //!
 //! Errors name the file, line and column, the key path, and what was expected. Relative paths
-//! resolve against the scenario file's folder. `[[faults]]` and `[expect]` are refused
-//! with "not supported yet" until the issues that add them land.
+//! resolve against the scenario file's folder. `[expect]` is refused with "not
+//! supported yet" until the regression gate lands. `[[faults]]` entries are described at
+//! [`crate::fake_cloud::FaultSpec`].
 //!
 //! ```toml
 //! [[signals]]                         # sent to the runner process (spec §4.1)
@@ -81,6 +82,9 @@ pub struct Scenario {
     pub machines: Vec<PreexistingMachines>,
     /// Signals sent to the runner process, in time order.
     pub signals: Vec<SignalAt>,
+    /// `[[faults]]`: fault windows applied by the fake cloud (cloud-faults spec; see
+    /// [`crate::fake_cloud::FaultSpec`]).
+    pub faults: Vec<crate::fake_cloud::FaultSpec>,
     /// The scenario file's folder (relative paths resolve against it).
     pub base_dir: PathBuf,
     /// The folder the fake-cloud profiles were read from.
@@ -181,7 +185,7 @@ struct RawScenario {
     #[serde(default)]
     machines: Vec<RawMachines>,
     #[serde(default)]
-    faults: Option<toml::Value>,
+    faults: Vec<crate::fake_cloud::FaultSpec>,
     #[serde(default)]
     signals: Vec<RawSignal>,
     #[serde(default)]
@@ -321,7 +325,7 @@ pub fn load_scenario_str(
             )
         })?
     };
-    for (section, value) in [("faults", &raw.faults), ("expect", &raw.expect)] {
+    for (section, value) in [("expect", &raw.expect)] {
         if value.is_some() {
             return Err(ScenarioError::one(
                 Diagnostic::error(
@@ -474,6 +478,15 @@ pub fn load_scenario_str(
         });
     }
     signals.sort_by_key(|s| s.at);
+    for (i, f) in raw.faults.iter().enumerate() {
+        if let Err(e) = f.validate(duration) {
+            return Err(ScenarioError::one(
+                Diagnostic::error("invalid-fault", format!("faults[{i}]"), e)
+                    .at(key_span(&["faults"])),
+                &src,
+            ));
+        }
+    }
     let fakes_dir = overrides
         .fakes_dir
         .clone()
@@ -534,6 +547,7 @@ pub fn load_scenario_str(
         workloads: raw.workload,
         machines,
         signals,
+        faults: raw.faults,
         base_dir: base_dir.to_path_buf(),
         fakes_dir,
     })

@@ -76,10 +76,24 @@ fn errors_name_the_place_and_what_was_expected() {
     assert!(e.contains("unknown-timezone"), "{e}");
 
     let e = first_error(&format!(
-        "{HEAD}{INLINE}[[faults]]\nkind = \"rate_limit\"\n"
+        "{HEAD}{INLINE}[expect]\nqueue_time_p95_max = \"2m\"\n"
     ));
     assert!(
-        e.contains("not supported yet") && e.starts_with("s.toml:17:3:"),
+        e.contains("not supported yet") && e.starts_with("s.toml:17:2:"),
+        "{e}"
+    );
+
+    let e = first_error(&format!("{HEAD}{INLINE}[[faults]]\nkind = \"meteor\"\n"));
+    assert!(
+        e.contains("faults[0]") && e.starts_with("s.toml:18:"),
+        "{e}"
+    );
+
+    let e = first_error(&format!(
+        "{HEAD}{INLINE}[[faults]]\nkind = \"create_hang\"\nfrom = \"3h\"\n"
+    ));
+    assert!(
+        e.contains("invalid-fault") && e.contains("faults[0]"),
         "{e}"
     );
 

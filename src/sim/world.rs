@@ -37,7 +37,12 @@ enum Ev {
     CallDone(CallId),
     JobEnd(WorkerId, usize),
     Signal(crate::manager::Signal),
-    LongPollExpire { worker: WorkerId, token: u64 },
+    LongPollExpire {
+        worker: WorkerId,
+        token: u64,
+    },
+    /// The fake cloud has something due (a delayed store directory, a lost instance).
+    CloudWake,
 }
 
 /// A job request held by GitLab's long polling (spec §0 M1).
@@ -130,6 +135,8 @@ struct World<'s> {
     /// The runner process has exited (after a signal): manager and core are gone, the cloud
     /// keeps billing what is left.
     exited: bool,
+    /// When a CloudWake event is scheduled, if any.
+    cloud_wake_at: Option<SimTime>,
     /// `docker-machine create` calls running now, by call, with their runner.
     creates_in_flight: BTreeMap<CallId, String>,
     /// The manager asked for the provider's Shutdown and has not heard back yet.
@@ -166,7 +173,8 @@ impl<'s> World<'s> {
             })?;
             clouds.insert(r.id.clone(), rc);
         }
-        let mut cloud = FakeCloud::new(clouds, streams.stream("cloud"));
+        let mut cloud =
+            FakeCloud::new(clouds, streams.stream("cloud")).with_faults(s.faults.clone());
         let core = Core::new(
             s.calendar.clone(),
             CoreOptions {
@@ -263,6 +271,7 @@ impl<'s> World<'s> {
             exited: false,
             provider_shutdown_requested: false,
             creates_in_flight: BTreeMap::new(),
+            cloud_wake_at: None,
         })
     }
 
@@ -292,6 +301,7 @@ impl<'s> World<'s> {
                 // Only events at `t` or later remain, so advancing cannot skip one.
                 break;
             }
+            self.cloud.advance(t);
             while let Some((_, ev)) = self.engine.pop_until(t) {
                 self.deliver(ev);
                 self.pump();
@@ -356,6 +366,42 @@ impl<'s> World<'s> {
                         format!("job {}", self.jobs[i].id),
                     );
                     self.manager.handle(now, MgrInput::JobDone { worker });
+                }
+            }
+            Ev::CloudWake => {
+                self.cloud_wake_at = None;
+                for lost in self.cloud.vanished(now) {
+                    self.event(
+                        &lost.runner,
+                        &lost.name,
+                        "instance lost",
+                        format!("{:?}", lost.cause),
+                    );
+                    if self.exited {
+                        continue;
+                    }
+                    // A job running on it fails; the runner finds the machine unreachable later.
+                    let on_it = self
+                        .running
+                        .iter()
+                        .find(|(_, j)| {
+                            self.records[**j].machine.as_deref() == Some(lost.name.as_str())
+                        })
+                        .map(|(w, j)| (*w, *j));
+                    if let Some((worker, i)) = on_it {
+                        self.running.remove(&worker);
+                        let rec = &mut self.records[i];
+                        rec.end = Some(now);
+                        rec.outcome = JobOutcome::Failed;
+                        rec.failure_reason = Some("runner_system_failure".to_string());
+                        self.event(
+                            &lost.runner,
+                            &lost.name,
+                            "job failed",
+                            format!("job {}: the instance vanished", self.jobs[i].id),
+                        );
+                        self.manager.handle(now, MgrInput::JobDone { worker });
+                    }
                 }
             }
             Ev::LongPollExpire { worker, token } => {
@@ -936,6 +982,14 @@ impl<'s> World<'s> {
     /// violation).
     fn observe(&mut self) {
         let now = self.now();
+        if let Some(t) = self.cloud.next_wakeup()
+            && self.cloud_wake_at.is_none_or(|w| t < w)
+        {
+            let at = t.max(now);
+            if self.engine.schedule_at(at, Ev::CloudWake).is_ok() {
+                self.cloud_wake_at = Some(at);
+            }
+        }
         let mut counts: BTreeMap<String, [u32; 6]> = self
             .runner_ids
             .iter()
@@ -1076,7 +1130,20 @@ impl<'s> World<'s> {
             };
             let (usd, last) = by_name.get(name).copied().unwrap_or((0.0, end));
             let alive = alive_at_end.contains(name);
-            let end_state = if alive && still_listed {
+            let orphaned_by = bills
+                .iter()
+                .find(|b| &b.name == name)
+                .and_then(|b| b.orphaned);
+            let end_state = if let Some(cause) = orphaned_by {
+                self.events.push(EventRow {
+                    time: end,
+                    runner: t.runner.clone(),
+                    machine: name.clone(),
+                    event: "orphaned".into(),
+                    reason: cause.describe().to_string(),
+                });
+                "orphaned".to_string()
+            } else if alive && still_listed {
                 "left_running".to_string()
             } else if alive {
                 "orphaned".to_string()
@@ -1180,7 +1247,7 @@ impl<'s> World<'s> {
             peak_by_state: self.peak_by_state,
             peak_total: self.peak_total,
             api_calls,
-            api_throttled: 0,
+            api_throttled: self.cloud.throttled_total(),
             cloud_bill_usd,
             violations: self.violations,
             quirks: self.quirks,
