@@ -259,6 +259,17 @@ struct Ctx<'a> {
     instance_type: &'a str,
 }
 
+impl Ctx<'_> {
+    /// Whether a fault's runner, zone and instance-type scope covers this call.
+    fn in_scope(&self, s: &super::faults::FaultScope) -> bool {
+        s.runner.as_deref().is_none_or(|r| r == self.runner)
+            && s.zone.as_deref().is_none_or(|z| z == self.zone)
+            && s.instance_type
+                .as_deref()
+                .is_none_or(|ty| ty == self.instance_type)
+    }
+}
+
 /// Stage failure messages of the profile's base failure (cloud-faults §1.1, §3, §8), with the
 /// create stage index it fails at (1 = boot … 5 = certs).
 const STAGE_FAILURES: [(ProvisioningStage, usize, &str); 5] = [
@@ -567,16 +578,10 @@ impl FakeCloud {
             if f.kind != kind || !f.active_at(t) || !filter(f) {
                 continue;
             }
-            let s = &f.scope;
-            if s.runner.as_deref().is_some_and(|r| r != ctx.runner)
-                || s.zone.as_deref().is_some_and(|z| z != ctx.zone)
-                || s.instance_type
-                    .as_deref()
-                    .is_some_and(|ty| ty != ctx.instance_type)
-            {
+            if !ctx.in_scope(&f.scope) {
                 continue;
             }
-            if let Some(op) = &s.operation
+            if let Some(op) = &f.scope.operation
                 && !ops.is_empty()
                 && !ops.iter().any(|o| operation_matches(op, o))
             {
@@ -1250,13 +1255,7 @@ impl FakeCloud {
                 }
                 _ => continue,
             };
-            let s = &f.scope;
-            if s.runner.as_deref().is_some_and(|r| r != ctx.runner)
-                || s.zone.as_deref().is_some_and(|z| z != ctx.zone)
-                || s.instance_type
-                    .as_deref()
-                    .is_some_and(|ty| ty != ctx.instance_type)
-            {
+            if !ctx.in_scope(&f.scope) {
                 continue;
             }
             let rate = f.rate_per_hour.unwrap_or(0.0);
