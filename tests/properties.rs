@@ -1,14 +1,25 @@
-//! Property tests (proptest) over generated configs and workloads on the fixed-latency fake
-//! cloud: the run's invariants hold, and every job finishes within a bound computed from the
-//! config and the workload (liveness).
+//! Property tests (proptest) over generated configs, workloads, autoscaling periods, fault
+//! windows and signals, on the fixed-latency fake cloud (`tests/fixtures/fakes/fixed.toml`):
+//!
+//! * **invariants**: every generated run has no invariant violation
+//!   (`RunRecords::violations` is empty; issue 6 §2);
+//! * **liveness**: once the faults stop, every job ends by [`drain_bound_s`] (succeeded, or
+//!   failed with `runner_system_failure` if it was picked up while faults still acted);
+//! * **drain**: after SIGQUIT or SIGTERM with `[machine.shutdown_drain]` and a sufficient
+//!   `shutdown_timeout` ([`sufficient_shutdown_timeout_s`]), the drain reports every machine
+//!   removed (`failed=0`), nothing is left in the cloud, and it returns within its budget
+//!   (spec §4.1, §4.3).
 //!
 //! A failing case is written, while proptest shrinks it, to
-//! `tests/regressions/failing-<property>.toml`: the last file written is the minimal scenario,
-//! replayable with `simrun run tests/regressions/failing-<property>.toml`. Regressions kept
-//! under `tests/regressions/*.toml` are replayed by `regressions_replay_cleanly`.
+//! `tests/regressions/failing-<property>.toml` (git-ignored): the last file written is the
+//! minimal scenario, replayable with `simrun run tests/regressions/failing-<property>.toml`
+//! (its seed is in the file, so it replays exactly; `a_failing_case_round_trips_through_the_cli`
+//! proves it). Regressions kept under `tests/regressions/*.toml` are replayed by
+//! `regressions_replay_cleanly`.
 //!
-//! Cases: `PROPTEST_CASES` (default 32 here, so the suite stays fast on 2 cores); a longer
-//! run: `PROPTEST_CASES=1000 cargo test --release --test properties`.
+//! Cases: `PROPTEST_CASES` (default 64 per property here, so the whole file runs in a few
+//! seconds on 2 cores in the test profile); a longer run:
+//! `PROPTEST_CASES=2000 cargo test --release --test properties`.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +30,86 @@ use simrun::sim::world::{RunOptions, run};
 
 fn regressions_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions")
+}
+
+/// One `[[runners.machine.autoscaling]]` entry (spec §1.2): active while `periods` matches;
+/// it replaces all four idle values (no inheritance, Q4).
+#[derive(Clone, Debug)]
+struct Period {
+    /// A 7-field period expression (seconds `*`, so windows are contiguous, §1.3).
+    expr: String,
+    timezone: &'static str,
+    idle_count: u32,
+    idle_scale_factor: f64,
+    idle_count_min: u32,
+    idle_time_s: u32,
+}
+
+/// A fault window (`[[faults]]`, src/fake_cloud/faults.rs) that ends at `to_s`.
+#[derive(Clone, Debug)]
+struct Fault {
+    /// The kind with its keys, as TOML lines.
+    kind: FaultGen,
+    from_s: u32,
+    to_s: u32,
+}
+
+#[derive(Clone, Debug)]
+enum FaultGen {
+    /// A create stage fails (`boot`, `ssh`, `provision`, `docker_install`, `certs`).
+    Provisioning(&'static str),
+    /// Creates never complete (GitLab Runner kills them after 1 h, spec §3.12).
+    CreateHang,
+    /// Insufficient capacity.
+    Capacity,
+    /// Instance quota.
+    Quota(u32),
+    /// `docker-machine create` fails with a cloud error.
+    ApiError,
+}
+
+impl Fault {
+    fn toml(&self) -> String {
+        let body = match &self.kind {
+            FaultGen::Provisioning(stage) => {
+                format!("kind = \"provisioning\"\nstage = \"{stage}\"")
+            }
+            FaultGen::CreateHang => "kind = \"create_hang\"".to_string(),
+            FaultGen::Capacity => "kind = \"capacity\"".to_string(),
+            FaultGen::Quota(n) => format!("kind = \"quota\"\ninstances = {n}"),
+            FaultGen::ApiError => {
+                "kind = \"api_error\"\ncode = \"500\"\nscope = { operation = \"create\" }"
+                    .to_string()
+            }
+        };
+        format!(
+            "\n[[faults]]\n{body}\nfrom = \"{}s\"\nto = \"{}s\"\n",
+            self.from_s, self.to_s
+        )
+    }
+
+    /// Seconds after `to` by which the fault's effects are over on the fixed cloud: a create
+    /// whose call or stage started inside the window ends at most [`CREATE_S`] later (a hung
+    /// create at GitLab Runner's 1 h create timeout, spec §3.12), and its "Failed to create"
+    /// removal (inspect, stop, rm: [`REMOVE_S`]) follows.
+    fn effect_s(&self) -> u64 {
+        let create = match self.kind {
+            FaultGen::CreateHang => 3600,
+            _ => CREATE_S,
+        };
+        u64::from(self.to_s) + create + REMOVE_S
+    }
+}
+
+/// A stop signal (spec §4.1) and the optional `[machine.shutdown_drain]` (§4.3).
+#[derive(Clone, Debug)]
+struct Stop {
+    /// Seconds after the faults' effects ended ([`Setup::faults_over_s`]) and after the
+    /// first arrival.
+    after_s: u32,
+    forceful: bool,
+    /// `(concurrency, max_retries)`; `None` = drain off.
+    drain: Option<(i64, i64)>,
 }
 
 /// A generated setup: the knobs platform engineers tune.
@@ -37,6 +128,59 @@ struct Setup {
     job_s: u32,
     long_poll_s: u32,
     seed: u64,
+    periods: Vec<Period>,
+    faults: Vec<Fault>,
+}
+
+fn period() -> impl Strategy<Value = Period> {
+    (
+        prop_oneof![
+            // hours around the 08:00Z start (UTC) / 09:00 (Berlin)
+            (7u32..11, 0u32..3).prop_map(|(h, len)| format!("* * {h}-{} * * * *", h + len)),
+            // part of every hour: many switches in one run
+            (0u32..50, 1u32..30)
+                .prop_map(|(m, len)| format!("* {m}-{} * * * * *", (m + len).min(59))),
+        ],
+        prop_oneof![Just("UTC"), Just("Europe/Berlin")],
+        0u32..4,
+        prop_oneof![Just(0.0), Just(0.5), Just(1.0)],
+        0u32..3,
+        0u32..900,
+    )
+        .prop_map(|(expr, timezone, ic, isf, icm, it)| Period {
+            expr,
+            timezone,
+            idle_count: ic,
+            idle_scale_factor: isf,
+            idle_count_min: icm,
+            idle_time_s: it,
+        })
+}
+
+fn fault() -> impl Strategy<Value = Fault> {
+    (
+        prop_oneof![
+            prop_oneof![
+                Just("boot"),
+                Just("ssh"),
+                Just("provision"),
+                Just("docker_install"),
+                Just("certs")
+            ]
+            .prop_map(FaultGen::Provisioning),
+            Just(FaultGen::CreateHang),
+            Just(FaultGen::Capacity),
+            (0u32..3).prop_map(FaultGen::Quota),
+            Just(FaultGen::ApiError),
+        ],
+        0u32..1800,
+        30u32..1800,
+    )
+        .prop_map(|(kind, from_s, len)| Fault {
+            kind,
+            from_s,
+            to_s: from_s + len,
+        })
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
@@ -58,11 +202,16 @@ fn setup() -> impl Strategy<Value = Setup> {
             prop_oneof![Just(0u32), Just(50)],
             any::<u64>(),
         ),
+        (
+            prop::collection::vec(period(), 0..3),
+            prop::collection::vec(fault(), 0..3),
+        ),
     )
         .prop_map(
             |(
                 (concurrent, limit, idle_count, isf, icm, it),
                 (mgr, mb, jobs, spread, job_s, lp, seed),
+                (periods, faults),
             )| Setup {
                 concurrent,
                 limit,
@@ -77,25 +226,56 @@ fn setup() -> impl Strategy<Value = Setup> {
                 job_s,
                 long_poll_s: lp,
                 seed,
+                periods,
+                faults,
             },
         )
 }
 
-/// The fixed cloud's creation time (tests/fixtures/fakes/fixed.toml): 50 s.
+/// The fixed cloud's creation time (tests/fixtures/fakes/fixed.toml `[create]`): 50 s.
 const CREATE_S: u64 = 50;
+/// The fixed cloud's removal: `inspect` 1 s (= `config`) + `stop` 1 s + `rm` 2 s.
+const REMOVE_S: u64 = 4;
+/// The fixed cloud's drain step per machine after it settled: `inspect` 1 s + `rm -f` 2 s.
+const FORCE_REMOVE_S: u64 = 3;
 
-/// Liveness bound (seconds after the start) by which every job must have ended, without
-/// faults. Derivation:
-/// * arrivals end at `spread`;
-/// * creations run at most `k` at a time, `k` = min(IdleCount if > 0 (the idle target caps
-///   Available, which counts Creating; 1 with IdleScaleFactor, whose target may sit at
-///   max(IdleCountMin, 1)), MaxGrowthRate if > 0, P); each job may need its own machine
-///   (MaxBuilds 1), each creation costs 50 s + a feed (3 s) + config/credentials/removal calls
-///   (≤ 5 s);
-/// * jobs run at most `P` = min(concurrent, limit if > 0) at a time, each for `job_s` + 10 s
-///   of hand-off;
-/// * job pick-up can be paced by the feeder at one per 3 s;
-/// * plus 120 s of slack.
+impl Setup {
+    /// When every fault's effects are over (seconds after the start; 0 without faults):
+    /// `max(to + effect)` over the windows, see [`Fault::effect_s`].
+    fn faults_over_s(&self) -> u64 {
+        self.faults.iter().map(Fault::effect_s).max().unwrap_or(0)
+    }
+
+    /// The idle settings that can be active: the root's and every period entry's.
+    fn idle_settings(&self) -> Vec<(u32, f64)> {
+        let mut v = vec![(self.idle_count, self.idle_scale_factor)];
+        v.extend(
+            self.periods
+                .iter()
+                .map(|p| (p.idle_count, p.idle_scale_factor)),
+        );
+        v
+    }
+}
+
+/// Liveness bound (seconds after the start) by which every job must have ended.
+///
+/// `bound = max(spread, F) + ⌈n/k⌉·(C + 8) + ⌈n/P⌉·(job_s + 10) + 3·n + 120`, where
+/// * `n` = jobs, `spread` = when the last one arrives;
+/// * `F` = [`Setup::faults_over_s`]: after `F` the cloud behaves as without faults; in the
+///   worst case every job is still pending then;
+/// * `P` = min(concurrent, limit if > 0): jobs run at most `P` at a time, each for `job_s`
+///   plus 10 s of hand-off;
+/// * `k` = how many creations run at once at least: min(`P`, MaxGrowthRate if > 0, and for
+///   every idle setting that can be active (the root and each period entry, Q4) its
+///   IdleCount if > 0 — the idle target caps Available, which counts Creating (§3.2–§3.4) —
+///   or 1 when it also has IdleScaleFactor > 0, whose target can sit at max(IdleCountMin, 1));
+///   each job may need its own machine (MaxBuilds 1), each creation costs `C` = 50 s plus a
+///   feed (3 s) and config/credentials/removal calls (≤ 5 s);
+/// * job pick-up can be paced by the feeder at one per 3 s (`check_interval`);
+/// * 120 s of slack (preparation retries, long-poll turns).
+///
+/// It is tight enough to fail when creation stops: `the_liveness_check_fails_when_creation_stops`.
 fn drain_bound_s(s: &Setup) -> u64 {
     let p = u64::from(if s.limit > 0 {
         s.concurrent.min(s.limit)
@@ -104,27 +284,84 @@ fn drain_bound_s(s: &Setup) -> u64 {
     })
     .max(1);
     let mut k = p;
-    if s.idle_count > 0 {
-        k = k.min(u64::from(s.idle_count));
-        if s.idle_scale_factor > 0.0 {
-            k = 1;
+    for (ic, isf) in s.idle_settings() {
+        if ic > 0 {
+            k = k.min(u64::from(ic));
+            if isf > 0.0 {
+                k = 1;
+            }
         }
     }
     if s.max_growth_rate > 0 {
         k = k.min(u64::from(s.max_growth_rate));
     }
     let n = u64::from(s.jobs);
-    u64::from(s.spread_s)
+    u64::from(s.spread_s.max(1)).max(s.faults_over_s())
         + n.div_ceil(k) * (CREATE_S + 8)
         + n.div_ceil(p) * (u64::from(s.job_s) + 10)
         + 3 * n
         + 120
 }
 
+/// The `shutdown_timeout` (seconds) that suffices for a drain of `machines` records with
+/// `concurrency` (≤ 0 → 3, spec §4.3) once faults are over: each drain slot handles its
+/// machines one after another, each at most `C + 3` s — waiting for an in-flight create
+/// (≤ [`CREATE_S`]; an in-flight removal is shorter, [`REMOVE_S`]) and then `inspect` + `rm -f`
+/// ([`FORCE_REMOVE_S`]) — so `⌈machines / concurrency⌉ · (C + 3)`, plus `lag`, the seconds from
+/// the signal to the provider's Shutdown when the budget runs from the signal (SIGTERM, §4.1).
+fn sufficient_shutdown_timeout_s(machines: u64, concurrency: i64, lag_s: u64) -> u64 {
+    let c = if concurrency <= 0 {
+        3
+    } else {
+        concurrency as u64
+    };
+    (lag_s + machines.div_ceil(c) * (CREATE_S + FORCE_REMOVE_S)).max(1)
+}
+
 fn scenario_toml(s: &Setup, horizon_s: u64) -> String {
+    scenario_toml_with(s, horizon_s, None, None)
+}
+
+/// The scenario text; `stop` = (signal at, forceful, drain, shutdown_timeout).
+fn scenario_toml_with(
+    s: &Setup,
+    horizon_s: u64,
+    stop: Option<(u64, bool, Option<(i64, i64)>, u64)>,
+    note: Option<&str>,
+) -> String {
+    let mut periods = String::new();
+    for p in &s.periods {
+        periods.push_str(&format!(
+            r#"    [[runners.machine.autoscaling]]
+      Periods = ["{}"]
+      Timezone = "{}"
+      IdleCount = {}
+      IdleScaleFactor = {:?}
+      IdleCountMin = {}
+      IdleTime = {}
+"#,
+            p.expr, p.timezone, p.idle_count, p.idle_scale_factor, p.idle_count_min, p.idle_time_s
+        ));
+    }
+    let mut global = String::new();
+    let mut signals = String::new();
+    if let Some((at, forceful, drain, timeout)) = stop {
+        global.push_str(&format!("shutdown_timeout = {timeout}\n"));
+        if let Some((c, r)) = drain {
+            global.push_str(&format!(
+                "[machine.shutdown_drain]\n  enabled = true\n  concurrency = {c}\n  max_retries = {r}\n"
+            ));
+        }
+        signals = format!(
+            "\n[[signals]]\nat = \"{at}s\"\nsignal = \"{}\"\n",
+            if forceful { "SIGTERM" } else { "SIGQUIT" }
+        );
+    }
+    let faults: String = s.faults.iter().map(Fault::toml).collect();
+    let note = note.map(|n| format!("# {n}\n")).unwrap_or_default();
     format!(
         r#"# Generated by tests/properties.rs: {s:?}
-[scenario]
+{note}[scenario]
 name = "property"
 seed = {seed}
 start = "2026-03-02T08:00:00Z"
@@ -134,7 +371,7 @@ duration = "{horizon_s}s"
 inline = '''
 concurrent = {concurrent}
 check_interval = 3
-[[runners]]
+{global}[[runners]]
   name = "r"
   executor = "docker+machine"
   limit = {limit}
@@ -148,7 +385,7 @@ check_interval = 3
     IdleTime = {it}
     MaxGrowthRate = {mgr}
     MaxBuilds = {mb}
-'''
+{periods}'''
 
 [cloud]
 profile = "../fixtures/fakes/fixed.toml"
@@ -162,7 +399,7 @@ at = "1s"
 over = "{spread}s"
 jobs = {jobs}
 duration = "{job_s}s"
-"#,
+{faults}{signals}"#,
         seed = s.seed,
         concurrent = s.concurrent,
         limit = s.limit,
@@ -190,17 +427,44 @@ fn simulate(text: &str) -> RunRecords {
     run(&scenario, &RunOptions::default()).expect("runs")
 }
 
+/// The jobs that break liveness: not ended by `bound` s, or not succeeded unless they failed
+/// with `runner_system_failure` after being picked up before `faults_over` s. Each as
+/// `(id, outcome, end ms)`.
+fn late_jobs(
+    jobs: impl Iterator<Item = (u64, String, Option<String>, Option<u64>, Option<u64>)>,
+    bound: u64,
+    faults_over: u64,
+) -> Vec<(u64, String, Option<u64>)> {
+    jobs.filter(|(_, outcome, reason, picked, end)| {
+        let ended_in_time = end.is_some_and(|e| e <= bound * 1000);
+        let ok = outcome == "succeeded"
+            || (outcome == "failed"
+                && reason.as_deref() == Some("runner_system_failure")
+                && picked.is_some_and(|p| p <= faults_over * 1000));
+        !(ended_in_time && ok)
+    })
+    .map(|(id, outcome, _, _, end)| (id, outcome, end))
+    .collect()
+}
+
+fn job_rows(
+    r: &RunRecords,
+) -> impl Iterator<Item = (u64, String, Option<String>, Option<u64>, Option<u64>)> + '_ {
+    r.jobs.iter().map(|j| {
+        (
+            j.id,
+            j.outcome.as_str().to_string(),
+            j.failure_reason.clone(),
+            j.picked.map(|t| t.as_millis()),
+            j.end.map(|t| t.as_millis()),
+        )
+    })
+}
+
 /// What is wrong with a run of `text` whose jobs must all end by `bound` seconds, if anything.
-fn problem(text: &str, bound: u64) -> Option<String> {
+fn problem(text: &str, bound: u64, faults_over: u64) -> Option<String> {
     let r = simulate(text);
-    let late: Vec<String> = r
-        .jobs
-        .iter()
-        .filter(|j| {
-            j.outcome != JobOutcome::Succeeded || j.end.is_none_or(|e| e.as_millis() > bound * 1000)
-        })
-        .map(|j| format!("job {} {:?} end {:?}", j.id, j.outcome, j.end))
-        .collect();
+    let late = late_jobs(job_rows(&r), bound, faults_over);
     if !r.violations.is_empty() {
         Some(format!("invariant violations: {:?}", r.violations))
     } else if !late.is_empty() {
@@ -212,26 +476,184 @@ fn problem(text: &str, bound: u64) -> Option<String> {
     }
 }
 
+/// Writes a failing case where `simrun run` can replay it:
+/// `tests/regressions/failing-<name>.toml` (the profile path is relative to that directory).
+fn write_failing(name: &str, text: &str, problem: &str) -> PathBuf {
+    let path = regressions_dir().join(format!("failing-{name}.toml"));
+    let first = problem.lines().next().unwrap_or_default();
+    let first: String = first.chars().take(300).collect();
+    let body = format!(
+        "# Failing property case: {first}\n# Replay: simrun run tests/regressions/failing-{name}.toml --out out/{name}\n{text}"
+    );
+    let _ = std::fs::create_dir_all(regressions_dir());
+    let _ = std::fs::write(&path, body);
+    path
+}
+
 /// Checks one generated case; on failure writes the scenario for replay.
 fn check(name: &str, s: &Setup) -> Result<(), TestCaseError> {
     let bound = drain_bound_s(s);
     let text = scenario_toml(s, bound + 60);
-    if let Some(p) = problem(&text, bound) {
-        let _ = std::fs::create_dir_all(regressions_dir());
-        let _ = std::fs::write(
-            regressions_dir().join(format!("failing-{name}.toml")),
-            &text,
-        );
+    if let Some(p) = problem(&text, bound, s.faults_over_s()) {
+        write_failing(name, &text, &p);
         return Err(TestCaseError::fail(p));
     }
     Ok(())
+}
+
+/// A run that ends with a stop signal: what is wrong with it, if anything.
+///
+/// With the drain on, a first run (with a 4 h `shutdown_timeout`) gives the drain's snapshot
+/// size `N` (its "Draining machine pool machines=N" line) and, for SIGTERM, the lag from the
+/// signal to the provider's Shutdown; the checked run then gets
+/// [`sufficient_shutdown_timeout_s`]`(N, concurrency, lag)`. Runs before the drain do not
+/// depend on `shutdown_timeout` (graceful waits have no limit; the forceful deadline lies
+/// beyond the drain's start), so both runs snapshot the same machines.
+fn check_stop(name: &str, s: &Setup, stop: &Stop) -> Result<(), TestCaseError> {
+    let at = s.faults_over_s().max(1) + u64::from(stop.after_s);
+    let horizon = at + u64::from(s.job_s) + 4 * 3600 + 600;
+    let mut timeout = 4 * 3600;
+    let mut text = scenario_toml_with(
+        s,
+        horizon,
+        Some((at, stop.forceful, stop.drain, timeout)),
+        None,
+    );
+    let mut r = simulate(&text);
+    if let Some((c, _)) = stop.drain
+        && let Some(start) = drain_start(&r)
+    {
+        let n = start.1;
+        let lag = if stop.forceful {
+            start.0.div_ceil(1000).saturating_sub(at)
+        } else {
+            0
+        };
+        timeout = sufficient_shutdown_timeout_s(n, c, lag);
+        text = scenario_toml_with(
+            s,
+            horizon,
+            Some((at, stop.forceful, stop.drain, timeout)),
+            Some(&format!(
+                "shutdown_timeout {timeout} s = sufficient for N = {n}, concurrency {c}, lag {lag} s"
+            )),
+        );
+        r = simulate(&text);
+    }
+    if let Some(p) = stop_problem(&r, at, stop, timeout) {
+        write_failing(name, &text, &p);
+        return Err(TestCaseError::fail(p));
+    }
+    Ok(())
+}
+
+/// The drain's start (ms) and snapshot size, from its first log line (spec §4.3 step 2).
+fn drain_start(r: &RunRecords) -> Option<(u64, u64)> {
+    r.events.iter().find_map(|e| {
+        let rest = e.reason.strip_prefix("Draining machine pool machines=")?;
+        let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some((e.time.as_millis(), n.parse().ok()?))
+    })
+}
+
+fn stop_problem(r: &RunRecords, at: u64, stop: &Stop, timeout: u64) -> Option<String> {
+    if !r.violations.is_empty() {
+        return Some(format!("invariant violations: {:?}", r.violations));
+    }
+    let at_ms = at * 1000;
+    if let Some(j) = r
+        .jobs
+        .iter()
+        .find(|j| j.picked.is_some_and(|p| p.as_millis() > at_ms))
+    {
+        return Some(format!("job {} picked after the signal at {at} s", j.id));
+    }
+    if let Some(j) = r.jobs.iter().find(|j| j.outcome == JobOutcome::Running) {
+        return Some(format!("job {} still running at the horizon", j.id));
+    }
+    for j in r.jobs.iter().filter(|j| j.picked.is_some()) {
+        let reason = j.failure_reason.as_deref();
+        let ok = match j.outcome {
+            JobOutcome::Succeeded => true,
+            JobOutcome::Failed => {
+                (stop.forceful && reason == Some("runner_interrupted"))
+                    || (reason == Some("runner_system_failure")
+                        && j.picked.is_some_and(|p| p.as_millis() <= at_ms))
+            }
+            _ => false,
+        };
+        if !ok {
+            return Some(format!(
+                "job {} picked before the signal ended {:?} ({reason:?})",
+                j.id, j.outcome
+            ));
+        }
+        if stop.forceful
+            && reason == Some("runner_interrupted")
+            && j.end.is_none_or(|e| e.as_millis() != at_ms)
+        {
+            return Some(format!(
+                "job {} aborted at {:?}, not at the signal",
+                j.id, j.end
+            ));
+        }
+    }
+    if stop.drain.is_some() {
+        let exit = r.events.iter().find(|e| e.event == "process exited");
+        let Some(exit) = exit else {
+            return Some("the process did not exit".to_string());
+        };
+        let left: Vec<_> = r
+            .machines
+            .iter()
+            .filter(|m| m.end_state != "removed" && m.end_state != "creation_failed")
+            .map(|m| format!("{} {}", m.name, m.end_state))
+            .collect();
+        if !left.is_empty() {
+            return Some(format!("drain left machines in the cloud: {left:?}"));
+        }
+        if let Some((start, n)) = drain_start(r) {
+            let summary = r.events.iter().find(|e| e.reason.contains("success="));
+            let Some(summary) = summary else {
+                return Some("no drain summary".to_string());
+            };
+            let want = format!("success={n} failed=0 total={n}");
+            if !summary.reason.ends_with(&want) {
+                return Some(format!("drain summary `{}`, want `{want}`", summary.reason));
+            }
+            let took = summary.time.as_millis() - start;
+            if took > timeout * 1000 {
+                return Some(format!("drain took {took} ms, budget {timeout} s"));
+            }
+            if stop.forceful && exit.time.as_millis() > at_ms + timeout * 1000 {
+                return Some(format!(
+                    "exit at {:?} after the forceful deadline",
+                    exit.time
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn stop() -> impl Strategy<Value = Stop> {
+    (
+        0u32..1800,
+        any::<bool>(),
+        prop_oneof![Just(None), ((-1i64..5), (0i64..3)).prop_map(Some),],
+    )
+        .prop_map(|(after_s, forceful, drain)| Stop {
+            after_s,
+            forceful,
+            drain,
+        })
 }
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(32)
+        .unwrap_or(64)
 }
 
 proptest! {
@@ -241,13 +663,15 @@ proptest! {
     fn invariants_hold_and_jobs_drain_within_the_bound(s in setup()) {
         check("drain", &s)?;
     }
+
+    #[test]
+    fn signals_keep_invariants_and_the_drain_finishes_within_its_budget(s in setup(), st in stop()) {
+        check_stop("signal", &s, &st)?;
+    }
 }
 
-/// The bound must be able to fail: a cloud whose creations never finish (a create hang
-/// longer than the run) leaves jobs unfinished, and the check reports it.
-#[test]
-fn the_liveness_check_fails_when_creation_stops() {
-    let s = Setup {
+fn small_setup() -> Setup {
+    Setup {
         concurrent: 2,
         limit: 0,
         idle_count: 0,
@@ -261,14 +685,142 @@ fn the_liveness_check_fails_when_creation_stops() {
         job_s: 60,
         long_poll_s: 0,
         seed: 1,
-    };
-    // A negative MaxGrowthRate freezes every creation (spec §0 W1).
+        periods: Vec::new(),
+        faults: Vec::new(),
+    }
+}
+
+/// The bound must be able to fail: a runner whose creations never start (a negative
+/// MaxGrowthRate freezes every creation, spec §0 W1) leaves jobs unfinished, and the check
+/// reports it.
+#[test]
+fn the_liveness_check_fails_when_creation_stops() {
+    let s = small_setup();
     let bound = drain_bound_s(&s);
     let text = scenario_toml(&s, bound + 60);
-    assert_eq!(problem(&text, bound), None, "the healthy setup drains");
+    assert_eq!(problem(&text, bound, 0), None, "the healthy setup drains");
     let frozen = text.replace("MaxGrowthRate = 0", "MaxGrowthRate = -1");
-    let p = problem(&frozen, bound).expect("the check must fail when creation stops");
+    let p = problem(&frozen, bound, 0).expect("the check must fail when creation stops");
     assert!(p.starts_with("liveness"), "{p}");
+}
+
+/// The fault term of the bound is needed and sufficient: creates hung in a window that ends
+/// at 300 s hold the pool until GitLab Runner's 1 h create timeout; with that allowance the
+/// jobs drain in time, and a bound that assumed the effects end with the window fails.
+#[test]
+fn the_liveness_bound_accounts_for_hung_creates() {
+    let mut s = small_setup();
+    s.faults = vec![Fault {
+        kind: FaultGen::CreateHang,
+        from_s: 0,
+        to_s: 300,
+    }];
+    let bound = drain_bound_s(&s);
+    let text = scenario_toml(&s, bound + 60);
+    assert_eq!(problem(&text, bound, s.faults_over_s()), None);
+    let mut naive = s.clone();
+    naive.faults.clear();
+    let naive_bound = drain_bound_s(&naive).max(300 + CREATE_S + REMOVE_S);
+    let p = problem(&text, naive_bound, 300).expect("a bound without the hang allowance fails");
+    assert!(p.starts_with("liveness"), "{p}");
+}
+
+/// The drain check must be able to fail: with a 1 s `shutdown_timeout`, SIGTERM cuts the
+/// drain of several machines short, and the check reports machines left in the cloud.
+#[test]
+fn the_drain_check_fails_when_the_budget_is_too_short() {
+    let mut s = small_setup();
+    s.idle_count = 3;
+    s.jobs = 6;
+    let stop = Stop {
+        after_s: 600,
+        forceful: true,
+        drain: Some((1, 0)),
+    };
+    let at = 601;
+    let text = scenario_toml_with(&s, at + 7200, Some((at, true, stop.drain, 1)), None);
+    let r = simulate(&text);
+    assert!(
+        drain_start(&r).is_some_and(|(_, n)| n >= 2),
+        "{:?}",
+        drain_start(&r)
+    );
+    let p = stop_problem(&r, at, &stop, 1).expect("a 1 s budget cannot drain the pool");
+    assert!(p.starts_with("drain left machines"), "{p}");
+    // And the same setup with the computed budget passes.
+    check_stop("drain-short-control", &s, &stop).expect("a sufficient budget drains");
+}
+
+/// A failing case written the way the properties write it replays with `simrun run`: the
+/// replay shows the same unfinished jobs the property saw, and two replays are
+/// byte-identical (the seed is in the file).
+#[test]
+fn a_failing_case_round_trips_through_the_cli() {
+    let s = small_setup();
+    let bound = drain_bound_s(&s);
+    let frozen = scenario_toml(&s, bound + 60).replace("MaxGrowthRate = 0", "MaxGrowthRate = -1");
+    let r = simulate(&frozen);
+    let seen = late_jobs(job_rows(&r), bound, 0);
+    assert!(!seen.is_empty());
+    let p = problem(&frozen, bound, 0).expect("fails");
+    let path = write_failing("roundtrip-frozen", &frozen, &p);
+
+    let out = |k: u32| {
+        let d =
+            std::env::temp_dir().join(format!("simrun-prop-roundtrip-{}-{k}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let st = std::process::Command::new(env!("CARGO_BIN_EXE_simrun"))
+            .arg("run")
+            .arg(&path)
+            .arg("--out")
+            .arg(&d)
+            .output()
+            .expect("simrun runs");
+        assert_eq!(
+            st.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        d
+    };
+    let (a, b) = (out(1), out(2));
+    for f in [
+        "summary.json",
+        "events.csv",
+        "jobs.csv",
+        "machines.csv",
+        "timeline.csv",
+    ] {
+        let x = std::fs::read(a.join(f)).unwrap();
+        let y = std::fs::read(b.join(f)).unwrap();
+        assert!(x == y, "{f} differs between two replays");
+    }
+    let mut rd = csv::Reader::from_path(a.join("jobs.csv")).unwrap();
+    let secs = |v: &str| -> Option<u64> {
+        (!v.is_empty()).then(|| (v.parse::<f64>().unwrap() * 1000.0).round() as u64)
+    };
+    let rows: Vec<_> = rd
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            let reason = (!rec[7].is_empty()).then(|| rec[7].to_string());
+            (
+                rec[0].parse().unwrap(),
+                rec[6].to_string(),
+                reason,
+                None,
+                secs(&rec[4]),
+            )
+        })
+        .collect();
+    let replayed = late_jobs(rows.into_iter(), bound, 0);
+    assert_eq!(
+        replayed, seen,
+        "the replay reproduces the property's failure"
+    );
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
 }
 
 /// Every scenario kept under tests/regressions/ replays without violations and drains.
