@@ -17,7 +17,7 @@
 //! proves it). Regressions kept under `tests/regressions/*.toml` are replayed by
 //! `regressions_replay_cleanly`.
 //!
-//! Cases: `PROPTEST_CASES` (default 64 per property here, so the whole file runs in a few
+//! Cases: `PROPTEST_CASES` (default 256 per property here, so the whole file runs in a few
 //! seconds on 2 cores in the test profile); a longer run:
 //! `PROPTEST_CASES=2000 cargo test --release --test properties`.
 
@@ -322,11 +322,15 @@ fn scenario_toml(s: &Setup, horizon_s: u64) -> String {
     scenario_toml_with(s, horizon_s, None, None)
 }
 
-/// The scenario text; `stop` = (signal at, forceful, drain, shutdown_timeout).
+/// A stop in a scenario: (signal at s, forceful, drain `(concurrency, max_retries)`,
+/// `shutdown_timeout` s).
+type StopToml = (u64, bool, Option<(i64, i64)>, u64);
+
+/// The scenario text, with an optional stop and a comment line.
 fn scenario_toml_with(
     s: &Setup,
     horizon_s: u64,
-    stop: Option<(u64, bool, Option<(i64, i64)>, u64)>,
+    stop: Option<StopToml>,
     note: Option<&str>,
 ) -> String {
     let mut periods = String::new();
@@ -653,7 +657,7 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(256)
 }
 
 proptest! {
