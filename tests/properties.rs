@@ -1,5 +1,6 @@
 //! Property tests (proptest) over generated configs, workloads, autoscaling periods, fault
-//! windows and signals, on the fixed-latency fake cloud (`tests/fixtures/fakes/fixed.toml`):
+//! windows and signals, on the fixed-latency fake cloud (`tests/fixtures/fakes/fixed-api.toml`:
+//! `fixed.toml` plus a create API call whose rate limit a `rate_limit` fault can scale):
 //!
 //! * **invariants**: every generated run has no invariant violation
 //!   (`RunRecords::violations` is empty; issue 6 §2);
@@ -24,6 +25,8 @@
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
+use simrun::autoscaler::Sabotage;
 use simrun::scenario::{ScenarioOverrides, load_scenario_str};
 use simrun::sim::records::{JobOutcome, RunRecords};
 use simrun::sim::world::{RunOptions, run};
@@ -66,6 +69,9 @@ enum FaultGen {
     Quota(u32),
     /// `docker-machine create` fails with a cloud error.
     ApiError,
+    /// The create API call's rate limit scaled by this factor (the fixture's 1000 calls per
+    /// minute → 1–10): throttled creates fail (reaction `fail`).
+    RateLimit(f64),
 }
 
 impl Fault {
@@ -81,6 +87,9 @@ impl Fault {
                 "kind = \"api_error\"\ncode = \"500\"\nscope = { operation = \"create\" }"
                     .to_string()
             }
+            FaultGen::RateLimit(f) => format!(
+                "kind = \"rate_limit\"\nfactor = {f:?}\nscope = {{ operation = \"instances.insert\" }}"
+            ),
         };
         format!(
             "\n[[faults]]\n{body}\nfrom = \"{}s\"\nto = \"{}s\"\n",
@@ -172,6 +181,7 @@ fn fault() -> impl Strategy<Value = Fault> {
             Just(FaultGen::Capacity),
             (0u32..3).prop_map(FaultGen::Quota),
             Just(FaultGen::ApiError),
+            prop_oneof![Just(0.001), Just(0.002), Just(0.01)].prop_map(FaultGen::RateLimit),
         ],
         0u32..1800,
         30u32..1800,
@@ -392,7 +402,7 @@ check_interval = 3
 {periods}'''
 
 [cloud]
-profile = "../fixtures/fakes/fixed.toml"
+profile = "../fixtures/fakes/fixed-api.toml"
 
 [gitlab]
 long_poll = "{lp}s"
@@ -421,6 +431,11 @@ duration = "{job_s}s"
 }
 
 fn simulate(text: &str) -> RunRecords {
+    simulate_with(text, Sabotage::None)
+}
+
+/// Runs `text`, optionally with a deliberately broken core (test-only switch).
+fn simulate_with(text: &str, sabotage: Sabotage) -> RunRecords {
     let scenario = load_scenario_str(
         "property.toml",
         text,
@@ -428,7 +443,11 @@ fn simulate(text: &str) -> RunRecords {
         &ScenarioOverrides::default(),
     )
     .unwrap_or_else(|e| panic!("generated scenario does not load:\n{}\n{text}", e.render()));
-    run(&scenario, &RunOptions::default()).expect("runs")
+    let opts = RunOptions {
+        sabotage,
+        ..RunOptions::default()
+    };
+    run(&scenario, &opts).expect("runs")
 }
 
 /// The jobs that break liveness: not ended by `bound` s, or not succeeded unless they failed
@@ -467,7 +486,11 @@ fn job_rows(
 
 /// What is wrong with a run of `text` whose jobs must all end by `bound` seconds, if anything.
 fn problem(text: &str, bound: u64, faults_over: u64) -> Option<String> {
-    let r = simulate(text);
+    problem_with(text, bound, faults_over, Sabotage::None)
+}
+
+fn problem_with(text: &str, bound: u64, faults_over: u64, sabotage: Sabotage) -> Option<String> {
+    let r = simulate_with(text, sabotage);
     let late = late_jobs(job_rows(&r), bound, faults_over);
     if !r.violations.is_empty() {
         Some(format!("invariant violations: {:?}", r.violations))
@@ -496,9 +519,13 @@ fn write_failing(name: &str, text: &str, problem: &str) -> PathBuf {
 
 /// Checks one generated case; on failure writes the scenario for replay.
 fn check(name: &str, s: &Setup) -> Result<(), TestCaseError> {
+    check_with(name, s, Sabotage::None)
+}
+
+fn check_with(name: &str, s: &Setup, sabotage: Sabotage) -> Result<(), TestCaseError> {
     let bound = drain_bound_s(s);
     let text = scenario_toml(s, bound + 60);
-    if let Some(p) = problem(&text, bound, s.faults_over_s()) {
+    if let Some(p) = problem_with(&text, bound, s.faults_over_s(), sabotage) {
         write_failing(name, &text, &p);
         return Err(TestCaseError::fail(p));
     }
@@ -825,6 +852,57 @@ fn a_failing_case_round_trips_through_the_cli() {
     );
     let _ = std::fs::remove_dir_all(&a);
     let _ = std::fs::remove_dir_all(&b);
+}
+
+/// Shrinking works end to end: against a core whose background creation ignores `limit`
+/// (the test-only sabotage switch), the property fails, proptest shrinks the first failing
+/// case to a simpler one (no faults, no more periods or jobs, a limit below the idle target),
+/// the last file written is that minimal case, and replaying the file gives the same
+/// violations (its seed is in the file) while the faithful core passes it.
+#[test]
+fn shrinking_writes_a_minimal_replayable_case_for_a_broken_core() {
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: 256,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let first: std::cell::RefCell<Option<Setup>> = std::cell::RefCell::new(None);
+    let result = runner.run(&setup(), |s| {
+        let r = check_with("sabotage-limit", &s, Sabotage::SkipLimitCheck);
+        if r.is_err() && first.borrow().is_none() {
+            *first.borrow_mut() = Some(s.clone());
+        }
+        r
+    });
+    let Err(TestError::Fail(why, minimal)) = result else {
+        panic!("the sabotaged core was not caught: {result:?}");
+    };
+    let first = first.into_inner().expect("a first failure");
+    assert!(why.message().starts_with("invariant violations"), "{why}");
+    assert!(minimal.faults.is_empty(), "{minimal:?}");
+    assert!(minimal.periods.len() <= first.periods.len(), "{minimal:?}");
+    assert!(
+        minimal.jobs <= first.jobs && minimal.limit > 0,
+        "{minimal:?}"
+    );
+    assert!(
+        format!("{minimal:?}").len() < format!("{first:?}").len(),
+        "shrunk:\n{minimal:?}\nfrom:\n{first:?}"
+    );
+    let file = regressions_dir().join("failing-sabotage-limit.toml");
+    let text = std::fs::read_to_string(&file).expect("written");
+    assert!(text.contains(&format!("seed = {}", minimal.seed)), "{text}");
+    let bound = drain_bound_s(&minimal);
+    let again = problem_with(&text, bound, 0, Sabotage::SkipLimitCheck).expect("replays");
+    assert_eq!(again, why.message(), "the written case replays exactly");
+    assert_eq!(
+        problem(&text, bound, 0),
+        None,
+        "the faithful core passes the same case"
+    );
 }
 
 /// Every scenario kept under tests/regressions/ replays without violations and drains.
