@@ -19,7 +19,8 @@
 //!
 //! `the_comparison_catches_a_deliberately_wrong_model` shows the comparison can disagree:
 //! model variants with one rule changed are caught. Cases: `PROPTEST_CASES` (default 512);
-//! a longer run: `PROPTEST_CASES=5000 cargo test --release --test idle_policy_model`.
+//! a longer run (the README's command):
+//! `PROPTEST_CASES=2000 cargo test --release --test properties --test idle_policy_model`.
 
 mod autoscaler_harness;
 

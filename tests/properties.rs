@@ -20,7 +20,8 @@
 //!
 //! Cases: `PROPTEST_CASES` (default 256 per property here, so the whole file runs in a few
 //! seconds on 2 cores in the test profile); a longer run:
-//! `PROPTEST_CASES=2000 cargo test --release --test properties`.
+//! `PROPTEST_CASES=2000 cargo test --release --test properties --test idle_policy_model`
+//! (the same command as in the README).
 
 use std::path::{Path, PathBuf};
 
