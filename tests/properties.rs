@@ -630,6 +630,23 @@ fn stop_problem(r: &RunRecords, at: u64, stop: &Stop, timeout: u64) -> Option<St
             ));
         }
     }
+    if stop.drain.is_none() {
+        // Spec §4.2: without drain, Shutdown does nothing; removals in flight at exit are cut
+        // off, so no machine is removed after the process exited.
+        let Some(exit) = r.events.iter().find(|e| e.event == "process exited") else {
+            return Some("the process did not exit".to_string());
+        };
+        if let Some(e) = r
+            .events
+            .iter()
+            .find(|e| e.event == "removed" && e.time > exit.time)
+        {
+            return Some(format!(
+                "{} removed at {:?}, after the exit at {:?} without drain",
+                e.machine, e.time, exit.time
+            ));
+        }
+    }
     if stop.drain.is_some() {
         let exit = r.events.iter().find(|e| e.event == "process exited");
         let Some(exit) = exit else {
