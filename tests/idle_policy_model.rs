@@ -2,7 +2,7 @@
 //!
 //! [`Model`] is a small reference model written from the spec's prose only, independently of
 //! `src/autoscaler` (it shares no code with the core). Random sequences of operations —
-//! Acquire, Use of an acquired machine, Release, time steps (which complete the scripted
+//! Acquire, Use of an acquired machine, Use on demand, Release, time steps (which complete the scripted
 //! driver's creates and removals), and config reloads — drive the sans-IO core
 //! ([`simrun::autoscaler::Core`], through `tests/autoscaler_harness`) and the model side by
 //! side. After every operation the test compares what the core did with what the model
@@ -12,6 +12,10 @@
 //!   machines`, `too many idle machines`, `Too many builds` on Release);
 //! * how many background creations Acquire started;
 //! * Acquire's answer (which machine, nothing, or "no free machines");
+//! * on-demand Use after an Acquire that returned nothing: which machine find-existing takes,
+//!   or that exactly one on-demand creation starts and its machine is the one used (exercised
+//!   only while no other creation is in flight: the coordinator's wake-ups, its 1 s poll and
+//!   available counter (§3.7, Q15, Q24) are not modelled);
 //! * every record's state, UsedCount and last-use time.
 //!
 //! Environment facts (a create or removal finished, the store's listing order, the names the
@@ -57,6 +61,10 @@ enum Op {
     Acquire,
     /// Use the held machine `i % held` if it is Acquired.
     Use(usize),
+    /// Use after an Acquire that returned nothing (on-demand, spec §3.6), only while no
+    /// creation is in flight (so no other machine can appear during the wait and the
+    /// coordinator's wake-ups and available counter (§3.7, Q15) cannot change the outcome).
+    UseOnDemand,
     /// Release the held machine `i % held`.
     Release(usize),
     /// Let `s` seconds pass.
@@ -259,6 +267,18 @@ impl Model {
         }
     }
 
+    /// §3.6 step 2a (find existing): the newest acquirable Idle machine of the listing (the
+    /// intermediate Creating names come first but cannot be acquired); it becomes Acquired.
+    fn find_existing(&mut self, listed: &[String]) -> Option<String> {
+        let found = listed
+            .iter()
+            .rev()
+            .find(|n| self.machines.get(*n).is_some_and(|m| m.state == St::Idle))
+            .cloned()?;
+        self.machines.get_mut(&found).expect("present").state = St::Acquired;
+        Some(found)
+    }
+
     /// §3.11: Release at `now`; the removal it requests, if any.
     fn release(&mut self, now: u64, name: &str) -> Option<(String, String)> {
         let max_builds = self.max_builds;
@@ -312,6 +332,8 @@ fn compare(cfg: &Cfg, ops: &[Op], variant: Variant) -> Result<(), String> {
         machines: BTreeMap::new(),
     };
     let mut held: Vec<String> = Vec::new();
+    // Acquires that returned nothing: each lets the worker request a job and Use on demand.
+    let mut nothing = 0usize;
     let mut seen = 0usize;
     for (step, op) in ops.iter().enumerate() {
         let ctx = |now: u64, what: String| format!("op {step} {op:?} at {now} ms: {what}");
@@ -395,8 +417,10 @@ fn compare(cfg: &Cfg, ops: &[Op], variant: Variant) -> Result<(), String> {
                         format!("acquire answer: core {got:?}, model {:?}", p.result),
                     ));
                 }
-                if let Ok(Some(m)) = got {
-                    held.push(m);
+                match got {
+                    Ok(Some(m)) => held.push(m),
+                    Ok(None) => nothing += 1,
+                    Err(()) => {}
                 }
             }
             Op::Use(i) => {
@@ -422,6 +446,66 @@ fn compare(cfg: &Cfg, ops: &[Op], variant: Variant) -> Result<(), String> {
                     }
                     other => {
                         return Err(ctx(h.now.as_millis(), format!("use of {name}: {other:?}")));
+                    }
+                }
+            }
+            Op::UseOnDemand => {
+                if nothing == 0 || model.machines.values().any(|m| m.state == St::Creating) {
+                    continue;
+                }
+                nothing -= 1;
+                let listed: Vec<String> = h.store.names().map(|n| n.to_vec()).unwrap_or_default();
+                let predicted = model.find_existing(&listed);
+                let r = h.use_machine(R, None);
+                let mut created = Vec::new();
+                loop {
+                    // On-demand creations (§3.6 step 2b) enter the model as Creating before
+                    // their completion is applied.
+                    for e in &h.events[seen..] {
+                        if let (
+                            EventKind::CreationStarted {
+                                on_demand: true, ..
+                            },
+                            Some(n),
+                        ) = (&e.kind, e.machine.as_ref())
+                        {
+                            created.push(n.clone());
+                            model.machines.insert(
+                                n.clone(),
+                                M {
+                                    state: St::Creating,
+                                    used_ms: e.at.as_millis(),
+                                    used_count: 0,
+                                },
+                            );
+                        }
+                    }
+                    sync(&mut h, &mut model, &mut seen);
+                    if h.uses.contains_key(&r) || !h.step() {
+                        break;
+                    }
+                }
+                let want = match &predicted {
+                    Some(n) => (n.clone(), 0),
+                    None => (created.first().cloned().unwrap_or_default(), 1),
+                };
+                match h.uses.get(&r) {
+                    Some((t, Ok(u)))
+                        if u.new_data && (u.machine.clone(), created.len()) == want =>
+                    {
+                        let m = model.machines.get_mut(&u.machine).expect("known");
+                        m.state = St::Used;
+                        m.used_ms = t.as_millis();
+                        m.used_count += 1;
+                        held.push(u.machine.clone());
+                    }
+                    other => {
+                        return Err(ctx(
+                            h.now.as_millis(),
+                            format!(
+                                "on-demand use: core {other:?} with creations {created:?}, model (machine, creations) {want:?}"
+                            ),
+                        ));
                     }
                 }
             }
@@ -559,6 +643,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => Just(Op::Acquire),
         3 => any::<usize>().prop_map(Op::Use),
+        2 => Just(Op::UseOnDemand),
         3 => any::<usize>().prop_map(Op::Release),
         4 => prop_oneof![0u64..5, 0u64..200].prop_map(Op::Advance),
         1 => (idle(), 0i64..6).prop_map(|(i, l)| Op::Reload(i, l)),
