@@ -213,8 +213,9 @@ impl Model {
                     Variant::AvailableWithoutAcquired => tally.creating + tally.idle,
                     _ => tally.acquired + tally.creating + tally.idle,
                 };
-                let idle_for = now.saturating_sub(used_ms);
-                let limit_ms = (self.idle.idle_time_s.max(0) as u64) * 1000;
+                // Unvalidated values (§1.1): a negative IdleTime makes every Idle machine past it.
+                let idle_for = now as i64 - used_ms as i64;
+                let limit_ms = self.idle.idle_time_s * 1000;
                 let past = if self.variant == Variant::IdleTimeInclusive {
                     idle_for >= limit_ms
                 } else {
@@ -614,10 +615,11 @@ fn sync(h: &mut Harness, model: &mut Model, seen: &mut usize) {
 
 fn idle() -> impl Strategy<Value = Idle> {
     (
-        0i64..4,
+        // Negative values load unvalidated (§1.1): IdleCount −1 is Q11.
+        -1i64..4,
         prop_oneof![Just(0.0), Just(0.5), Just(1.0), Just(2.0)],
         0i64..3,
-        prop_oneof![Just(0i64), 0i64..120],
+        prop_oneof![Just(0i64), Just(-1), 0i64..120],
     )
         .prop_map(|(ic, isf, icm, it)| Idle {
             idle_count: ic,
