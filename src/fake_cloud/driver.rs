@@ -353,7 +353,29 @@ pub struct FakeCloud {
     operations: BTreeMap<String, u64>,
     throttled: BTreeMap<String, u64>,
     creates_ok: u64,
+    /// The local CA/client certificates of the machine store (`first_use_race`).
+    certs: CertStore,
 }
+
+/// The machine store's certificates (cloud-faults §1.1 step 1, §1.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CertStore {
+    /// Present and valid (the default: an established installation).
+    Established,
+    /// Not created yet: the first create bootstraps them (`first_use_race`).
+    Fresh,
+    /// The first create is writing them until `until`; creates starting before race.
+    Bootstrapping { until: SimTime },
+    /// A racer overwrote the CA: every TLS check fails from `since` on.
+    Mismatched { since: SimTime },
+}
+
+/// How long the first create's certificate bootstrap takes when a `first_use_race` fault
+/// gives no `delay` (an RSA key pair and CA written locally: about a second or two `[est]`).
+const CERT_BOOTSTRAP: SimDuration = SimDuration(2_000);
+
+/// The TLS error after a CA overwrite (cloud-faults §1.5, §8).
+const UNKNOWN_AUTHORITY: &str = "Error checking and/or regenerating the certs: There was an error validating certificates for host \"10.0.0.1:2376\": x509: certificate signed by unknown authority";
 
 /// Result of a run of API calls: the time spent in retries, or that plus the error.
 type ApiResult = Result<SimDuration, (SimDuration, DriverErrorKind, String)>;
@@ -391,12 +413,16 @@ impl FakeCloud {
             operations: BTreeMap::new(),
             throttled: BTreeMap::new(),
             creates_ok: 0,
+            certs: CertStore::Established,
         }
     }
 
     /// The same cloud with the scenario's fault windows (validated by the caller,
     /// [`FaultSpec::validate`]). Call before seeding machines with [`FakeCloud::add_existing`].
     pub fn with_faults(mut self, faults: Vec<FaultSpec>) -> Self {
+        if faults.iter().any(|f| f.kind == FaultKind::FirstUseRace) {
+            self.certs = CertStore::Fresh;
+        }
         self.faults = faults;
         self
     }
@@ -419,7 +445,10 @@ impl FakeCloud {
 
     /// Seeds a machine that exists before the simulation starts (directory and ready VM;
     /// billed from the start of the simulated span).
+    ///
+    /// A store with machines is not fresh: a `first_use_race` fault has no effect then.
     pub fn add_existing(&mut self, name: &str, runner: &str) {
+        self.certs = CertStore::Established;
         self.store.insert(name.to_string());
         let (account, vcpus, spot) = match self.runner_or_first(Some(runner)) {
             Some(rc) => (
@@ -860,6 +889,18 @@ impl FakeCloud {
         };
         let ctx = Self::ctx_of(rc, runner_id);
         let name = call.machine.clone();
+        // Step 1: the certificate bootstrap of a fresh store (first_use_race).
+        if let Some(e) = self.certificate_bootstrap(now, &ctx) {
+            // Nothing written yet: no directory, no VM.
+            return Some((
+                now,
+                Effect::Create {
+                    result: Err(e),
+                    ids_saved_at: None,
+                    cleanup: false,
+                },
+            ));
+        }
         // Step 3: the directory (late with a listing-lag fault).
         let lag = Self::hit(
             &self.faults,
@@ -1172,6 +1213,60 @@ impl FakeCloud {
         ))
     }
 
+    /// Step 1 of a create on a store whose certificates may be missing (`first_use_race`,
+    /// cloud-faults §1.5): the first create in the fault's window bootstraps them for the
+    /// fault's `delay`; a create starting meanwhile races: with the fault's probability it
+    /// either overwrites the CA (probability `overwrite`; the create goes on, every TLS check
+    /// fails from then on) or fails here with `Error generating certificates: …` (the two
+    /// causes equally likely `[est]`). Draws from the fault stream only.
+    fn certificate_bootstrap(&mut self, now: SimTime, ctx: &Ctx<'_>) -> Option<DriverError> {
+        match self.certs {
+            CertStore::Fresh => {
+                let f = self.faults.iter().find(|f| {
+                    f.kind == FaultKind::FirstUseRace && f.active_at(now) && ctx.in_scope(&f.scope)
+                })?;
+                let delay = f.delay.unwrap_or(CERT_BOOTSTRAP);
+                self.certs = CertStore::Bootstrapping { until: now + delay };
+                None
+            }
+            CertStore::Bootstrapping { until } if now < until => {
+                let f = Self::hit(
+                    &self.faults,
+                    &mut self.frng,
+                    FaultKind::FirstUseRace,
+                    now,
+                    ctx,
+                    &[],
+                    &|_| true,
+                )?;
+                let overwrite = f.overwrite.unwrap_or(0.0);
+                if overwrite > 0.0 && unit_f64(&mut self.frng) < overwrite {
+                    self.certs = CertStore::Mismatched { since: now };
+                    return None;
+                }
+                let cause = if unit_f64(&mut self.frng) < 0.5 {
+                    "certificate authority key already exists"
+                } else {
+                    "client key already exists"
+                };
+                Some(DriverError::new(
+                    DriverErrorKind::Provisioning(ProvisioningStage::Certificates),
+                    format!("Error creating machine: Error generating certificates: {cause}"),
+                ))
+            }
+            CertStore::Bootstrapping { .. } => {
+                self.certs = CertStore::Established;
+                None
+            }
+            CertStore::Established | CertStore::Mismatched { .. } => None,
+        }
+    }
+
+    /// Whether a CA overwrite (`first_use_race`) breaks TLS checks at `t`.
+    fn ca_mismatched(&self, t: SimTime) -> bool {
+        matches!(self.certs, CertStore::Mismatched { since } if t >= since)
+    }
+
     /// A delayed directory appears no later than the create's completion.
     fn clamp_lag(&mut self, name: &str, planned: (SimTime, Effect)) -> (SimTime, Effect) {
         if let Some(t) = self.store_later.get_mut(name) {
@@ -1343,10 +1438,20 @@ impl FakeCloud {
                 }
                 let result = match effect {
                     Effect::Create {
-                        result,
+                        mut result,
                         ids_saved_at,
                         cleanup,
                     } => {
+                        // The TLS check (step 9) runs at the end: a CA overwritten since the
+                        // create started fails it (first_use_race).
+                        if result.is_ok() && self.ca_mismatched(now) {
+                            result = Err(DriverError::new(
+                                DriverErrorKind::Provisioning(ProvisioningStage::TlsCheck),
+                                format!(
+                                    "Error creating machine: Error checking the host: {UNKNOWN_AUTHORITY}"
+                                ),
+                            ));
+                        }
                         if result.is_ok() {
                             self.creates_ok += 1;
                             if let Some(vm) = self.vms.get_mut(&name) {
@@ -1379,6 +1484,12 @@ impl FakeCloud {
                 self.remove(&name, now, refused, force)
             }
             (CallKind::CanConnect | CallKind::Credentials, _) => match self.vms.get(&name) {
+                Some(vm) if vm.ready && vm.orphaned.is_none() && self.ca_mismatched(now) => {
+                    Err(DriverError::new(
+                        DriverErrorKind::Other,
+                        format!("Error running connection boilerplate: {UNKNOWN_AUTHORITY}"),
+                    ))
+                }
                 Some(vm) if vm.ready && vm.orphaned.is_none() => Ok(()),
                 _ => Err(DriverError::new(
                     DriverErrorKind::Other,

@@ -674,3 +674,127 @@ fn every_profiles_api_calls_per_lifecycle_fall_in_the_spec_range() {
         );
     }
 }
+
+/// cloud-faults §1.5: on a fresh store, the creates that start together with the first one
+/// fail at step 1 with the bootstrap error; the first goes through, and later creates (after
+/// the bootstrap) are not affected. No directory and no VM is left by a racer.
+#[test]
+fn first_use_race_fails_the_creates_racing_the_certificate_bootstrap() {
+    let f = fault(FaultKind::FirstUseRace);
+    let mut d = Drive::new(cloud(fixed("aws-ec2"), &[], vec![f]));
+    let ids: Vec<CallId> = (0..5)
+        .map(|i| d.create(SimTime(0), &format!("m{i}")))
+        .collect();
+    // One more 1 s later (inside the default 2 s bootstrap), one after it.
+    let inside = d.create(SimTime(S), "inside");
+    let after = d.create(SimTime(3 * S), "after");
+    for i in 1..5 {
+        assert!(
+            !d.cloud.listing().contains(&format!("m{i}")),
+            "racer m{i} has no directory"
+        );
+    }
+    d.run_until(SimTime(5 * MIN));
+    let ok = |d: &Drive, id| d.result(id).1.result.is_ok();
+    assert!(
+        ok(&d, ids[0]),
+        "the first create bootstraps the certificates"
+    );
+    for &id in &ids[1..] {
+        let (at, c) = d.result(id);
+        assert_eq!(*at, SimTime(0), "a racer fails at once");
+        let e = c.result.clone().unwrap_err();
+        assert_eq!(
+            e.kind,
+            DriverErrorKind::Provisioning(ProvisioningStage::Certificates)
+        );
+        assert!(
+            e.message
+                .starts_with("Error creating machine: Error generating certificates: ")
+                && e.message.ends_with("key already exists"),
+            "{}",
+            e.message
+        );
+    }
+    assert!(!ok(&d, inside));
+    assert!(
+        ok(&d, after),
+        "after the bootstrap the store is established"
+    );
+    assert_eq!(
+        d.cloud.vms().len(),
+        2,
+        "only the first and the late create have a VM"
+    );
+}
+
+/// With `overwrite = 1` every racer overwrites the CA: the creates succeed up to their TLS
+/// check, which then fails with the unknown-authority error, as does `config` on a machine that
+/// was ready — GitLab's "non-working environment".
+#[test]
+fn first_use_race_with_a_ca_overwrite_breaks_every_tls_check() {
+    let mut f = fault(FaultKind::FirstUseRace);
+    f.overwrite = Some(1.0);
+    let mut d = Drive::new(cloud(fixed("aws-ec2"), &[], vec![f]));
+    let a = d.create(SimTime(0), "a");
+    let b = d.create(SimTime(0), "b");
+    d.run_until(SimTime(5 * MIN));
+    for id in [a, b] {
+        let (at, c) = d.result(id);
+        assert_eq!(*at, SimTime(60 * S), "fails at the end of the certs stage");
+        let e = c.result.clone().unwrap_err();
+        assert_eq!(
+            e.kind,
+            DriverErrorKind::Provisioning(ProvisioningStage::TlsCheck)
+        );
+        assert!(
+            e.message
+                .ends_with("x509: certificate signed by unknown authority"),
+            "{}",
+            e.message
+        );
+    }
+    // A machine that became ready before the overwrite: its `config` fails afterwards.
+    let mut f = fault(FaultKind::FirstUseRace);
+    f.overwrite = Some(1.0);
+    f.delay = Some(SimDuration(2 * MIN));
+    let mut d = Drive::new(cloud(fixed("aws-ec2"), &[], vec![f]));
+    let a = d.create(SimTime(0), "a");
+    d.run_until(SimTime(70 * S));
+    assert!(d.result(a).1.result.is_ok(), "ready before the overwrite");
+    let (before, _) = d.start(SimTime(70 * S), "a", CallKind::CanConnect, "r");
+    d.create(SimTime(90 * S), "b");
+    let (cfg, _) = d.start(SimTime(100 * S), "a", CallKind::CanConnect, "r");
+    d.run_until(SimTime(3 * MIN));
+    assert!(d.result(before).1.result.is_ok());
+    let e = d.result(cfg).1.result.clone().unwrap_err();
+    assert!(
+        e.message
+            .contains("x509: certificate signed by unknown authority"),
+        "{}",
+        e.message
+    );
+    // No race without the fault: the same creates succeed.
+    let mut d = Drive::new(cloud(fixed("aws-ec2"), &[], vec![]));
+    let a = d.create(SimTime(0), "a");
+    let b = d.create(SimTime(0), "b");
+    d.run_until(SimTime(5 * MIN));
+    assert!(d.result(a).1.result.is_ok() && d.result(b).1.result.is_ok());
+    let (cfg, _) = d.start(SimTime(5 * MIN), "a", CallKind::CanConnect, "r");
+    d.run_until(SimTime(6 * MIN));
+    assert!(d.result(cfg).1.result.is_ok());
+}
+
+/// A store that already holds machines is not fresh: the fault has no effect.
+#[test]
+fn first_use_race_needs_a_fresh_store() {
+    let f = fault(FaultKind::FirstUseRace);
+    let mut c = cloud(fixed("aws-ec2"), &[], vec![f]);
+    c.add_existing("old", "r");
+    let mut d = Drive::new(c);
+    let ids: Vec<CallId> = (0..3)
+        .map(|i| d.create(SimTime(0), &format!("m{i}")))
+        .collect();
+    d.run_until(SimTime(5 * MIN));
+    assert!(ids.iter().all(|&id| d.result(id).1.result.is_ok()));
+}

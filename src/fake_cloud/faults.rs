@@ -43,6 +43,7 @@
 //! | `listing_lag` | `delay` | a create's machine directory appears in the store only `delay` after the create starts (spec §3.5) |
 //! | `vanish` | `rate_per_hour` | ready VMs disappear (hazard per VM per hour): unreachable, not billed any more |
 //! | `spot_interruption` | `rate_per_hour`, `notice`? | spot VMs are reclaimed (hazard per VM per hour) after the notice (default: the profile's `[spot] notice`), cloud-faults §6 |
+//! | `first_use_race` | `delay`?, `probability`?, `overwrite`? | the machine store starts fresh (no CA/client certificates); creates that start within `delay` (default 2 s) of the first one race on the certificate bootstrap (cloud-faults §1.5, step 1 of §1.1): each racer, with `probability` (default 1), either overwrites the CA (with probability `overwrite`, default 0: every later TLS check and `docker-machine config` fails with `x509: certificate signed by unknown authority`, the "non-working environment" of GitLab's docs) or fails at once with `Error generating certificates: certificate authority key already exists` / `client key already exists` |
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -74,6 +75,8 @@ pub enum FaultKind {
     Vanish,
     /// Spot VMs are reclaimed.
     SpotInterruption,
+    /// Concurrent first creates race on the certificate bootstrap of a fresh store.
+    FirstUseRace,
 }
 
 impl FaultKind {
@@ -90,6 +93,7 @@ impl FaultKind {
             FaultKind::ListingLag => "listing_lag",
             FaultKind::Vanish => "vanish",
             FaultKind::SpotInterruption => "spot_interruption",
+            FaultKind::FirstUseRace => "first_use_race",
         }
     }
 }
@@ -187,6 +191,9 @@ pub struct FaultSpec {
     /// `spot_interruption`: notice before the VM is reclaimed.
     #[serde(default, deserialize_with = "de_opt_duration")]
     pub notice: Option<SimDuration>,
+    /// `first_use_race`: probability (0–1) that a racing create overwrites the CA instead of
+    /// failing (default 0).
+    pub overwrite: Option<f64>,
 }
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<SimDuration, D::Error> {
@@ -217,6 +224,7 @@ impl FaultSpec {
             delay: None,
             rate_per_hour: None,
             notice: None,
+            overwrite: None,
         }
     }
 
@@ -259,6 +267,11 @@ impl FaultSpec {
         {
             return Err(format!("probability must be between 0 and 1, found {p}"));
         }
+        if let Some(p) = self.overwrite
+            && !(0.0..=1.0).contains(&p)
+        {
+            return Err(format!("overwrite must be between 0 and 1, found {p}"));
+        }
         let present = [
             ("probability", self.probability.is_some()),
             ("factor", self.factor.is_some()),
@@ -270,6 +283,7 @@ impl FaultSpec {
             ("delay", self.delay.is_some()),
             ("rate_per_hour", self.rate_per_hour.is_some()),
             ("notice", self.notice.is_some()),
+            ("overwrite", self.overwrite.is_some()),
         ];
         let (allowed, required): (&[&str], &[&str]) = match self.kind {
             FaultKind::RateLimit => (&["factor"], &["factor"]),
@@ -282,6 +296,7 @@ impl FaultSpec {
             FaultKind::ListingLag => (&["delay"], &["delay"]),
             FaultKind::Vanish => (&["rate_per_hour"], &["rate_per_hour"]),
             FaultKind::SpotInterruption => (&["rate_per_hour", "notice"], &["rate_per_hour"]),
+            FaultKind::FirstUseRace => (&["delay", "probability", "overwrite"], &[]),
         };
         if let Some((k, _)) = present.iter().find(|(k, p)| *p && !allowed.contains(k)) {
             return Err(format!(
