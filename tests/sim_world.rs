@@ -323,3 +323,34 @@ fn the_limit_invariant_catches_a_core_that_skips_the_limit_check() {
         broken.violations
     );
 }
+
+/// A machine whose create failed before the cloud made a VM (a capacity fault) is never
+/// billed; its `removed` time is when the runner dropped it (minutes after the create), not
+/// the horizon.
+#[test]
+fn never_billed_machines_are_removed_when_the_runner_drops_them() {
+    let text = fixed(
+        "    IdleCount = 1\n    IdleTime = 600\n",
+        "concurrent = 1\n",
+        "[[workload]]\nkind = \"burst\"\nat = \"50m\"\njobs = 1\nduration = \"60s\"\n\
+         [[faults]]\nkind = \"capacity\"\nto = \"10m\"\n",
+        "",
+    );
+    let r = simulate(&text);
+    let failed: Vec<_> = r
+        .machines
+        .iter()
+        .filter(|m| m.end_state == "creation_failed")
+        .collect();
+    assert!(!failed.is_empty(), "the capacity fault fails creates");
+    for m in failed {
+        assert_eq!(m.cost_usd, 0.0, "{}: no VM, no bill", m.name);
+        let removed = m.removed.expect("gone").as_millis();
+        assert!(
+            removed >= m.created.as_millis() && removed < m.created.as_millis() + 5 * 60_000,
+            "{}: created {} removed {removed}",
+            m.name,
+            m.created
+        );
+    }
+}

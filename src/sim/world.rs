@@ -1128,7 +1128,12 @@ impl<'s> World<'s> {
             let Some(t) = self.machines.get(name) else {
                 continue;
             };
-            let (usd, last) = by_name.get(name).copied().unwrap_or((0.0, end));
+            // A machine the cloud never billed (its create failed before the VM existed)
+            // was gone when the runner dropped its record.
+            let (usd, last) = by_name
+                .get(name)
+                .copied()
+                .unwrap_or((0.0, if t.state.is_none() { t.since } else { end }));
             let alive = alive_at_end.contains(name);
             let orphaned_by = bills
                 .iter()
