@@ -354,3 +354,33 @@ fn never_billed_machines_are_removed_when_the_runner_drops_them() {
         );
     }
 }
+
+/// cloud-faults §1.5 through the whole runner: on a fresh store, IdleCount 5 starts five
+/// creates at once; four race the first one's certificate bootstrap and fail at step 1; the
+/// runner replaces them (no backoff, spec §3.10) and the pool fills anyway.
+#[test]
+fn first_use_race_fails_the_first_concurrent_creates_only() {
+    let text = fixed(
+        "    IdleCount = 5\n    IdleTime = 3600\n",
+        "concurrent = 5\n",
+        "[[workload]]\nkind = \"burst\"\nat = \"30m\"\njobs = 5\nduration = \"60s\"\n\
+         [[faults]]\nkind = \"first_use_race\"\n",
+        "",
+    );
+    let r = simulate(&text);
+    let bootstrap: Vec<_> = r
+        .events
+        .iter()
+        .filter(|e| e.event == "creation failed")
+        .collect();
+    assert_eq!(bootstrap.len(), 4, "{bootstrap:?}");
+    assert!(bootstrap.iter().all(|e| {
+        e.time.as_millis() == 0
+            && e.reason
+                .starts_with("Error creating machine: Error generating certificates: ")
+    }));
+    assert!(r.jobs.iter().all(|j| j.outcome == JobOutcome::Succeeded));
+    // Without the fault, nothing fails.
+    let clean = simulate(&text.replace("[[faults]]\nkind = \"first_use_race\"\n", ""));
+    assert!(clean.events.iter().all(|e| e.event != "creation failed"));
+}
