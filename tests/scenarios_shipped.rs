@@ -307,7 +307,7 @@ fn quota_wall_keeps_8_vms_and_fails_the_jobs_beyond_them() {
 }
 
 #[test]
-fn capacity_outage_churns_failed_creates_into_the_limit_and_queues_the_burst() {
+fn capacity_outage_churns_failed_creates_and_queues_the_burst() {
     let (from, to) = (90 * MIN, 180 * MIN);
     let r = shipped("capacity-outage.toml");
     let zone = times(&r, "creation failed", "ZONE_RESOURCE_POOL_EXHAUSTED");
@@ -321,15 +321,13 @@ fn capacity_outage_churns_failed_creates_into_the_limit_and_queues_the_burst() {
             .all(|m| m.ready.is_none() && m.cost_usd == 0.0)
     );
     assert!(r.machines.iter().all(|m| m.end_state != "orphaned"));
-    // Q13: failed machines in Removing fill the limit (40) next to the machines in use.
-    let full = r
-        .timeline
-        .iter()
-        .filter(|t| (from..to).contains(&t.time.as_millis()))
-        .filter(|t| t.creating + t.idle + t.acquired + t.used + t.removing >= 40)
-        .map(|t| t.removing)
-        .max();
-    assert!(full.is_some_and(|rm| rm >= 10), "{full:?}");
+    // No backoff (Q14): dozens of failed creates a minute while the zone is out.
+    let span = (zone.last().unwrap() - zone[0]) as f64 / MIN as f64;
+    assert!(
+        zone.len() as f64 / span >= 50.0,
+        "{} in {span} min",
+        zone.len()
+    );
     // IdleCount > 0: no job fails; the burst queues; after the outage jobs start at once.
     assert!(r.jobs.iter().all(|j| j.outcome != JobOutcome::Failed));
     assert!(median_wait(&r, 120 * MIN..130 * MIN) >= 5 * MIN);
@@ -434,10 +432,10 @@ fn spot_interruptions_fail_the_jobs_on_reclaimed_vms_only() {
         // Billing ends at the reclaim; `rm` of the terminated instance succeeds later.
         assert_eq!(rec.removed.map(|t| t.as_millis()), Some(*at));
         assert_eq!(rec.end_state, "removed");
-        // The runner removes it later: found unreachable, or at MaxBuilds after the failed job.
+        // The runner removes it later: found unreachable, at MaxBuilds after the failed job,
+        // or past IdleTime.
         assert!(r.events.iter().any(|e| e.machine == *name
             && e.event == "removal requested"
-            && (e.reason == "machine is unavailable" || e.reason == "Too many builds")
             && e.time.as_millis() >= *at));
     }
     assert!(
