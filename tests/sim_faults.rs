@@ -4,10 +4,12 @@
 //! rm 2 s, config/credentials 1 s, no base failures, 1 USD per started hour for
 //! n1-standard-1 and 4 USD for n1-standard-4), so the effects are asserted with exact numbers.
 //!
-//! The kinds `rate_limit`, `capacity` and `spot_interruption` need a profile with rate limits,
-//! a capacity error text or spot prices; they are checked at the simulation level by the
-//! shipped scenarios (tests/scenarios_shipped.rs: rate-limit-storm, capacity-outage,
-//! spot-interruptions, quota-wall, docker-install-outage, removal-outage).
+//! `rate_limit` needs a profile with rate limits: it runs here on the shipped aws-ec2 profile
+//! (the SDK's retries, then failure) and in the rate-limit-storm scenario (DigitalOcean's
+//! wait-for-reset). `capacity` and `spot_interruption` need a capacity error text or spot
+//! prices; they are checked at the simulation level by the shipped scenarios
+//! (tests/scenarios_shipped.rs: capacity-outage, spot-interruptions; also quota-wall,
+//! docker-install-outage, removal-outage).
 
 use std::path::PathBuf;
 
@@ -311,4 +313,52 @@ fn vanished_instances_fail_their_jobs_and_stop_billing() {
             && e.reason == "machine is unavailable"
             && e.time.as_millis() > *at));
     }
+}
+
+#[test]
+fn throttled_run_instances_fails_aws_creates_after_the_sdk_retries_and_they_churn() {
+    // The shipped aws-ec2 profile; RunInstances at 1 % of its bucket (0.05 tokens, 0.02/s):
+    // every create's RunInstances is throttled, the SDK retries 5 times (2^n × U[0.5 s, 1 s),
+    // cloud-faults §2.1) and the create fails; no VM is made. Outside the window creates work.
+    let text = "[scenario]\nname = \"aws-throttle\"\nseed = 1\nstart = \"2026-03-02T00:00:00Z\"\nduration = \"40m\"\n\
+        [runner]\ninline = '''\nconcurrent = 2\ncheck_interval = 3\n[[runners]]\n  name = \"r\"\n  executor = \"docker+machine\"\n  limit = 4\n  [runners.machine]\n    IdleCount = 2\n    IdleTime = 3600\n    MachineDriver = \"amazonec2\"\n    MachineName = \"m-%s\"\n    MachineOptions = [\"amazonec2-instance-type=m5.large\"]\n'''\n\
+        [[faults]]\nkind = \"rate_limit\"\nfactor = 0.01\nto = \"20m\"\nscope = { operation = \"RunInstances\" }\n";
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let s = load_scenario_str(
+        "t.toml",
+        text,
+        &root.join("tests/fixtures"),
+        &ScenarioOverrides::default(),
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    let r = run(&s, &RunOptions::default()).expect("runs");
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    let throttled = times(
+        &r,
+        "creation failed",
+        "Error launching instance: RequestLimitExceeded: Request limit exceeded.",
+    );
+    assert!(
+        throttled.len() >= 20,
+        "{} throttled creates",
+        throttled.len()
+    );
+    // A create's RunInstances starts inside the window (its 5 retries take 15.5–31 s).
+    assert!(throttled.iter().all(|&t| t < 20 * MIN + 60 * S));
+    // 6 throttled attempts per failed create, all counted.
+    assert!(r.api_throttled >= 6 * throttled.len() as u64);
+    assert!(
+        r.machines
+            .iter()
+            .filter(|m| m.ready.is_none())
+            .all(|m| m.cost_usd == 0.0)
+    );
+    // After the window the idle target (2) is reached.
+    assert_eq!(
+        r.machines
+            .iter()
+            .filter(|m| m.ready.is_some() && m.created.as_millis() >= 20 * MIN)
+            .count(),
+        2
+    );
 }
