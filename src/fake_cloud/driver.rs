@@ -34,6 +34,10 @@
 //!   exits 0, drops the directory and **leaves the VM billing** (quirk Q21, §1.3). When the
 //!   cloud accepts, the VM is deleted (bill closed) unless `rm` cannot find it (ID never
 //!   saved, `remove_by = "id"`): then only the directory goes and the VM is an orphan.
+//! * `stop` / `rm` of a machine whose VM the driver cannot find (a create that failed before
+//!   the VM existed, or before its ID was saved on an ID-based driver; a lost VM) end after
+//!   one quick lookup (the `config` median) with no counted API call: `rm` succeeds, `stop`
+//!   is answered as done (§1.4).
 //! * `config` (CanConnect) / `url` (credentials): their API calls, then success iff the VM
 //!   exists, is ready and has not been lost; `inspect` (Exists): iff the directory exists.
 //!
@@ -803,6 +807,26 @@ impl FakeCloud {
             // `inspect` reads the local store only (cloud-faults §1.3).
             return (now + latency, Effect::Exists);
         }
+        if matches!(
+            kind,
+            CallKind::Stop | CallKind::Remove | CallKind::ForceRemove
+        ) && !self.driver_finds_vm(&call.machine, rc)
+        {
+            // No VM the driver can find (the create failed before the VM existed, or before
+            // its ID was saved on an ID-based driver, or the VM is gone): `stop`/`rm` end after
+            // one quick lookup instead of the profile's stop/rm time, which is for a VM that
+            // is there (cloud-faults §1.4: amazonec2 returns at once with "Missing instance
+            // ID, …", google says "Remote instance does not exist, proceeding with removing
+            // local reference"). The lookup takes the `config` median [est]; the sampled
+            // latency is discarded so the base stream's draws stay aligned. `stop` is
+            // answered as done: the runner only logs a stop failure (spec §3.9).
+            let done = now + calls.config.median();
+            let effect = match kind {
+                CallKind::Stop => Effect::None,
+                _ => Effect::Remove { refused: None },
+            };
+            return (done, effect);
+        }
         let ctx = Self::ctx_of(rc, runner_id);
         let empty = BTreeMap::new();
         let a = rc.profile.api_calls.as_ref();
@@ -864,6 +888,22 @@ impl FakeCloud {
             },
         };
         (done, effect)
+    }
+
+    /// Whether the driver's `Stop`/`Remove` for `name` reaches a VM: one exists, is not
+    /// already an orphan, and the driver can look it up (by name, or by its saved ID).
+    fn driver_finds_vm(&self, name: &str, rc: &RunnerCloud) -> bool {
+        self.vms.get(name).is_some_and(|vm| {
+            vm.orphaned.is_none()
+                && (vm.id_saved
+                    || self
+                        .runners
+                        .get(&vm.runner)
+                        .map_or(rc.profile.orphans.remove_by, |r| {
+                            r.profile.orphans.remove_by
+                        })
+                        == RemoveBy::Name)
+        })
     }
 
     /// Plans a create (module docs); `None` = it hangs.

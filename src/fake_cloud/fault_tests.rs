@@ -798,3 +798,38 @@ fn first_use_race_needs_a_fresh_store() {
     d.run_until(SimTime(5 * MIN));
     assert!(ids.iter().all(|&id| d.result(id).1.result.is_ok()));
 }
+
+#[test]
+fn stop_and_rm_of_a_machine_without_a_vm_end_after_one_quick_lookup() {
+    // A GCE stockout leaves no VM; the runner then stops and removes the machine. The google
+    // driver answers both after a lookup (cloud-faults §1.4 "Remote instance does not exist,
+    // proceeding…"), not after gce.toml's stop (30 s median) and rm (40 s median).
+    let mut f = fault(FaultKind::Capacity);
+    f.to = Some(SimDuration(MIN));
+    let mut d = Drive::new(cloud(shipped("gce"), &[], vec![f]));
+    let failed = d.create(SimTime(0), "gone");
+    let ok = d.create(SimTime(2 * MIN), "there");
+    d.run_until(SimTime(10 * MIN));
+    assert_eq!(
+        d.result(failed).1.result.as_ref().unwrap_err().kind,
+        DriverErrorKind::InsufficientCapacity
+    );
+    assert!(d.result(ok).1.result.is_ok());
+    let calls_before = d.cloud.api_calls_total();
+    let lookup = d.cloud.runner("r").unwrap().profile.calls.config.median();
+    let t = SimTime(10 * MIN);
+    let (stop, stop_end) = d.start(t, "gone", CallKind::Stop, "r");
+    let (rm, rm_end) = d.start(t, "gone", CallKind::Remove, "r");
+    assert_eq!(stop_end, Some(t + lookup));
+    assert_eq!(rm_end, Some(t + lookup));
+    // A machine whose VM exists takes the profile's times and makes its API calls.
+    let (_, there_end) = d.start(t, "there", CallKind::Stop, "r");
+    assert!(there_end.unwrap() > t + lookup);
+    d.run_until(SimTime(20 * MIN));
+    assert!(d.result(stop).1.result.is_ok());
+    assert!(d.result(rm).1.result.is_ok());
+    assert!(!d.cloud.in_store("gone"));
+    assert!(d.cloud.orphans().is_empty());
+    // Only the stop of "there" made API calls (compute.instances.stop + 2 operation waits).
+    assert_eq!(d.cloud.api_calls_total() - calls_before, 3);
+}
