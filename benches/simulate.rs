@@ -17,7 +17,13 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("burst.toml (6 h, 518 jobs)", |b| {
         b.iter(|| {
-            run(&scenario, &RunOptions::default())
+            run(
+                &scenario,
+                &RunOptions {
+                    skip_invariants: true,
+                    ..RunOptions::default()
+                },
+            )
                 .expect("runs")
                 .jobs
                 .len()

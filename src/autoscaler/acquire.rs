@@ -96,6 +96,12 @@ impl Core {
             };
             let decision = should_remove(&limits, &tally, &view, self.now);
             let removed = match decision {
+                super::policy::Decision::Remove(_)
+                    if self.sabotage == super::core::Sabotage::DropRecordInsteadOfRemoving =>
+                {
+                    self.records.remove(&name);
+                    true
+                }
                 super::policy::Decision::Remove(reason) => {
                     self.remove(&name, reason, Some(&runner)).is_ok()
                 }
@@ -112,6 +118,9 @@ impl Core {
         let mut admission = limits;
         if self.sabotage == super::core::Sabotage::SkipLimitCheck {
             admission.limit = 0;
+        }
+        if self.sabotage == super::core::Sabotage::IgnoreMaxGrowthRate {
+            admission.max_growth_rate = 0;
         }
         while can_create_idle(&admission, &tally) {
             if self.create(&runner, MachineState::Idle, None).is_none() {
