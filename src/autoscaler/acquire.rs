@@ -64,12 +64,16 @@ impl Core {
             self.reply_acquire(request, &runner, Err(AcquireError::ShuttingDown));
             return;
         }
-        let (Some(cfg), Some(limits)) = (self.machine_runner(&runner), self.limits(&runner)) else {
+        let (Some(cfg), Some(mut limits)) = (self.machine_runner(&runner), self.limits(&runner))
+        else {
             // The config changed while this request queued.
             self.reply_acquire(request, &runner, Err(AcquireError::MissingMachineOptions));
             return;
         };
         let template = cfg.machine_name_template().unwrap_or_default();
+        if self.sabotage == super::core::Sabotage::IgnoreMaxBuilds {
+            limits.max_builds = 0;
+        }
         // Step 3: load machines.
         let names = match self.load_machines(&template, listing) {
             Ok(n) => n,

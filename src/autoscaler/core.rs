@@ -80,8 +80,8 @@ pub enum Sabotage {
     /// Creation ignores `MaxGrowthRate`: neither the admission check (spec §3.3) nor the
     /// growth semaphore (§3.7) holds creations back.
     IgnoreMaxGrowthRate,
-    /// Release ignores `MaxBuilds` (spec §3.11): a machine is never removed for too many
-    /// builds.
+    /// Release and the update pass ignore `MaxBuilds` (spec §3.11, §3.8): a machine is never
+    /// removed for too many builds.
     IgnoreMaxBuilds,
     /// tryAcquire takes a Used machine as if it were Idle (spec §2.3), so a machine running a
     /// job is handed to a second request.
