@@ -24,9 +24,9 @@ fn benches(c: &mut Criterion) {
                     ..RunOptions::default()
                 },
             )
-                .expect("runs")
-                .jobs
-                .len()
+            .expect("runs")
+            .jobs
+            .len()
         })
     });
     g.finish();

@@ -37,7 +37,9 @@ fn text(global: &str, runner: &str, machine: &str, tables: &str, rest: &str) -> 
 }
 
 fn burst(at: &str, jobs: u32, duration: &str) -> String {
-    format!("[[workload]]\nkind = \"burst\"\nat = \"{at}\"\njobs = {jobs}\nduration = \"{duration}\"\n")
+    format!(
+        "[[workload]]\nkind = \"burst\"\nat = \"{at}\"\njobs = {jobs}\nduration = \"{duration}\"\n"
+    )
 }
 
 fn run_with(s: &Scenario, sabotage: Sabotage) -> RunRecords {
@@ -76,7 +78,9 @@ fn assert_caught(text: &str, sabotage: Sabotage, invariant: &str) -> RunRecords 
     let row = broken
         .events
         .iter()
-        .find(|e| e.event == "invariant violated" && e.reason.starts_with(&format!("{invariant}: ")))
+        .find(|e| {
+            e.event == "invariant violated" && e.reason.starts_with(&format!("{invariant}: "))
+        })
         .expect("an events.csv row for the violation");
     let finding = broken
         .violations
@@ -95,7 +99,13 @@ fn assert_caught(text: &str, sabotage: Sabotage, invariant: &str) -> RunRecords 
 fn machines_within_limit_catches_a_core_that_skips_the_limit_check() {
     // IdleCount 5 with limit 2: background creation stops at 2 (spec §3.3 totalExceeded).
     assert_caught(
-        &text("", "  limit = 2\n", "    IdleCount = 5\n    IdleTime = 600\n", "", ""),
+        &text(
+            "",
+            "  limit = 2\n",
+            "    IdleCount = 5\n    IdleTime = 600\n",
+            "",
+            "",
+        ),
         Sabotage::SkipLimitCheck,
         "machines_within_limit",
     );
@@ -258,15 +268,15 @@ fn job_ends_once_catches_a_manager_that_fails_a_job_before_its_retries() {
             "",
             "    IdleCount = 0\n    IdleTime = 600\n",
             "",
-            &format!(
-                "{}[[faults]]\nkind = \"capacity\"\n",
-                burst("10s", 1, "1m")
-            ),
+            &format!("{}[[faults]]\nkind = \"capacity\"\n", burst("10s", 1, "1m")),
         ),
         Sabotage::FailJobOnEveryPreparationAttempt,
         "job_ends_once",
     );
-    assert_eq!(r.jobs[0].failure_reason.as_deref(), Some("runner_system_failure"));
+    assert_eq!(
+        r.jobs[0].failure_reason.as_deref(),
+        Some("runner_system_failure")
+    );
 }
 
 #[test]

@@ -784,7 +784,8 @@ impl<'s> World<'s> {
                 let Some(worker) = self.requests.remove(&request) else {
                     return;
                 };
-                if let (Err(AcquireError::NoFreeMachines), Some(r)) = (&result, Some(runner.as_str()))
+                if let (Err(AcquireError::NoFreeMachines), Some(r)) =
+                    (&result, Some(runner.as_str()))
                 {
                     self.note_no_free_machines(r);
                 }

@@ -80,7 +80,7 @@ use super::{EventRow, Finding, World};
 /// What the checker remembers between steps.
 #[derive(Clone, Debug, Default)]
 pub(super) struct CheckState {
-    /// Machines that had a core record at some observation.
+    /// Machines that had a core record (created or adopted) in this process.
     ever_tracked: BTreeSet<String>,
     /// Machines whose record the core deleted with a logged removal, until a record returns.
     removal_logged: BTreeSet<String>,
@@ -165,8 +165,12 @@ impl World<'_> {
             EventKind::Removed { .. } => {
                 self.inv.removal_logged.insert(m.to_string());
             }
+            // Every record starts with one of these (spec §2.3, §2.4).
             EventKind::Adopted | EventKind::CreationStarted { .. } => {
                 self.inv.removal_logged.remove(m);
+                if !self.inv.ever_tracked.contains(m) {
+                    self.inv.ever_tracked.insert(m.to_string());
+                }
             }
             EventKind::CreationLeftByWaiter => {
                 self.inv.left_by_waiter.insert(m.to_string());
@@ -345,7 +349,11 @@ impl World<'_> {
     /// the on-demand paths of spec Q10 may, and those are counted as quirks by `observe`.
     /// Checked on the records after the step that started the creation; when an on-demand
     /// creation of the same runner happened in that step too, the excess is attributed to it.
-    pub(super) fn check_background_creations(&mut self, background: &[String], on_demand: &[String]) {
+    pub(super) fn check_background_creations(
+        &mut self,
+        background: &[String],
+        on_demand: &[String],
+    ) {
         if !self.check {
             return;
         }
@@ -401,11 +409,6 @@ impl World<'_> {
     pub(super) fn check_after_step(&mut self) {
         if !self.check {
             return;
-        }
-        for r in self.core.records() {
-            if !self.inv.ever_tracked.contains(&r.name) {
-                self.inv.ever_tracked.insert(r.name.clone());
-            }
         }
         if !self.exited {
             let mut bad = Vec::new();
