@@ -47,11 +47,13 @@
 //!   find it); or its store entry remains and either it never had a record in this process
 //!   (pre-existing, not yet adopted, spec §2.4) or its record was deleted by a logged removal
 //!   (Q12 give-up / M9: the entry stays and is re-adopted). After the process exited: its store
-//!   entry remains (left running), or its create is still running (spec §4.2: the runner does
-//!   not kill `docker-machine create`), or the cloud counts it orphaned. Reported once per
-//!   machine.
+//!   entry remains (left running), or its create never finished successfully (still running —
+//!   spec §4.2: the runner does not kill `docker-machine create` — or failed after the exit;
+//!   `finish` reports such a VM as orphaned), or the cloud counts it orphaned. Reported once
+//!   per machine.
 //! * `cost_equals_cloud_bill`: the machines' costs sum to the fake cloud's bill (checked in
-//!   `finish`).
+//!   `finish`). This checks the simulator's own bookkeeping: no core or manager defect can
+//!   break it, so it has no sabotage test.
 //!
 //! Shutdown (spec §4):
 //! * `no_job_request_after_stop`: no job request after SIGQUIT/SIGTERM/SIGINT (§4.1).
