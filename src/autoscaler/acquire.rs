@@ -64,12 +64,16 @@ impl Core {
             self.reply_acquire(request, &runner, Err(AcquireError::ShuttingDown));
             return;
         }
-        let (Some(cfg), Some(limits)) = (self.machine_runner(&runner), self.limits(&runner)) else {
+        let (Some(cfg), Some(mut limits)) = (self.machine_runner(&runner), self.limits(&runner))
+        else {
             // The config changed while this request queued.
             self.reply_acquire(request, &runner, Err(AcquireError::MissingMachineOptions));
             return;
         };
         let template = cfg.machine_name_template().unwrap_or_default();
+        if self.sabotage == super::core::Sabotage::IgnoreMaxBuilds {
+            limits.max_builds = 0;
+        }
         // Step 3: load machines.
         let names = match self.load_machines(&template, listing) {
             Ok(n) => n,
@@ -96,6 +100,12 @@ impl Core {
             };
             let decision = should_remove(&limits, &tally, &view, self.now);
             let removed = match decision {
+                super::policy::Decision::Remove(_)
+                    if self.sabotage == super::core::Sabotage::DropRecordInsteadOfRemoving =>
+                {
+                    self.records.remove(&name);
+                    true
+                }
                 super::policy::Decision::Remove(reason) => {
                     self.remove(&name, reason, Some(&runner)).is_ok()
                 }
@@ -112,6 +122,9 @@ impl Core {
         let mut admission = limits;
         if self.sabotage == super::core::Sabotage::SkipLimitCheck {
             admission.limit = 0;
+        }
+        if self.sabotage == super::core::Sabotage::IgnoreMaxGrowthRate {
+            admission.max_growth_rate = 0;
         }
         while can_create_idle(&admission, &tally) {
             if self.create(&runner, MachineState::Idle, None).is_none() {

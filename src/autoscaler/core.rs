@@ -77,6 +77,39 @@ pub enum Sabotage {
     None,
     /// Background creation ignores `limit` (spec §3.3 totalExceeded skipped).
     SkipLimitCheck,
+    /// Creation ignores `MaxGrowthRate`: neither the admission check (spec §3.3) nor the
+    /// growth semaphore (§3.7) holds creations back.
+    IgnoreMaxGrowthRate,
+    /// Release and the update pass ignore `MaxBuilds` (spec §3.11, §3.8): a machine is never
+    /// removed for too many builds.
+    IgnoreMaxBuilds,
+    /// tryAcquire takes a Used machine as if it were Idle (spec §2.3), so a machine running a
+    /// job is handed to a second request.
+    AcquireUsedMachines,
+    /// Use leaves the machine Acquired instead of marking it Used (spec §3.6 step 5).
+    SkipMarkUsed,
+    /// The update pass deletes the record of a machine it decided to remove instead of
+    /// removing it (spec §3.8, §3.9): the VM stays in the cloud.
+    DropRecordInsteadOfRemoving,
+    /// The shutdown drain counts a machine as drained without `docker-machine rm -f`
+    /// (spec §4.3 step 4d): the record is deleted, the VM stays.
+    DrainWithoutRemoving,
+    /// Manager: `concurrent` is ignored; twice as many workers serve jobs (spec §1.4).
+    IgnoreConcurrent,
+    /// Manager: the per-runner `limit` build-slot check before Acquire is skipped (spec §1.4,
+    /// §0 M2).
+    IgnoreRunnerLimit,
+    /// Manager: a stop signal neither stops the feeder nor cancels the job request after an
+    /// Acquire in flight (spec §4.1, §0 M17).
+    KeepRequestingAfterStop,
+    /// Manager: a prepared job is started twice (two `RunJob` actions).
+    StartJobTwice,
+    /// Manager: a forceful signal aborts builds in preparation without reporting their
+    /// failure to GitLab (spec §4.1, §0 W8): the job is dropped.
+    ForgetAbortedPreparations,
+    /// Manager: every failed preparation attempt fails the job, not only the last (spec §3.6,
+    /// §0 W9): a retried job ends more than once.
+    FailJobOnEveryPreparationAttempt,
 }
 
 impl Default for CoreOptions {
@@ -473,7 +506,11 @@ impl Core {
     /// tryAcquire: Idle → Acquired (spec §2.3). False if the record is missing or not Idle.
     pub(super) fn try_acquire(&mut self, name: &str) -> bool {
         match self.records.get_mut(name) {
-            Some(r) if r.state == MachineState::Idle => {
+            Some(r)
+                if r.state == MachineState::Idle
+                    || (self.sabotage == Sabotage::AcquireUsedMachines
+                        && r.state == MachineState::Used) =>
+            {
                 r.state = MachineState::Acquired;
                 true
             }

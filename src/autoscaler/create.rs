@@ -34,7 +34,10 @@ impl Core {
         let template = cfg.machine_name_template()?;
         let token = cfg.token.expose().to_string();
         let machine = cfg.machine.as_ref()?;
-        let (mgr, attempts) = (machine.max_growth_rate, machine.max_removal_attempts);
+        let (mut mgr, attempts) = (machine.max_growth_rate, machine.max_removal_attempts);
+        if self.sabotage == super::core::Sabotage::IgnoreMaxGrowthRate {
+            mgr = 0;
+        }
         let unix = self.calendar.unix_seconds(self.now);
         let name = loop {
             let n = new_machine_name(&template, unix, &mut self.naming);

@@ -783,6 +783,15 @@ impl Core {
     /// Step 4d: one attempt: Exist, then `rm -f`. After the deadline the existence check
     /// cannot run and reads false (M8).
     fn start_drain_attempt(&mut self, name: &str, attempt: u32) -> Option<Outcome> {
+        if self.sabotage == super::core::Sabotage::DrainWithoutRemoving {
+            return Some(self.drained(
+                name,
+                DrainEventKind::Removed {
+                    attempt,
+                    existed: true,
+                },
+            ));
+        }
         if self.drain_expired() {
             self.drain_log(Some(name), DrainEventKind::OrphanedAfterDeadline);
             return Some(self.drained(

@@ -131,6 +131,10 @@ pub enum EventKind {
         /// Its command.
         command: &'static str,
     },
+    /// The on-demand waiter that started this machine's creation no longer waits for it (it
+    /// took another machine, or its attempt failed): if the creation succeeds the machine is
+    /// an extra Idle one (spec §6 Q24, §3.6).
+    CreationLeftByWaiter,
     /// A completion for a call the core no longer waits for (timed out, or unknown): ignored.
     LateCompletion {
         /// The call.
@@ -212,6 +216,9 @@ impl fmt::Display for EventKind {
             EventKind::CallTimedOut { call, command } => {
                 write!(f, "docker-machine {command} ({call}) timed out: killed")
             }
+            EventKind::CreationLeftByWaiter => f.write_str(
+                "the on-demand waiter no longer waits for this creation: an extra machine if it succeeds",
+            ),
             EventKind::LateCompletion { call } => {
                 write!(f, "completion of {call} ignored (no longer awaited)")
             }

@@ -288,6 +288,8 @@ impl Core {
             && op.waiter == Some(id)
         {
             op.waiter = None;
+            let runner = op.runner.clone();
+            self.log(Some(&runner), Some(&own), EventKind::CreationLeftByWaiter);
         }
     }
 
@@ -385,7 +387,9 @@ impl Core {
         let now = self.now;
         let targets = match self.records.get_mut(&name) {
             Some(r) => {
-                r.state = MachineState::Used;
+                if self.sabotage != super::core::Sabotage::SkipMarkUsed {
+                    r.state = MachineState::Used;
+                }
                 r.used = now;
                 r.used_count += 1;
                 r.targets.clone()
@@ -466,7 +470,10 @@ impl Core {
             return;
         };
         let token = cfg.token.expose().to_string();
-        let max_builds = cfg.machine.as_ref().map_or(0, |m| m.max_builds);
+        let mut max_builds = cfg.machine.as_ref().map_or(0, |m| m.max_builds);
+        if self.sabotage == super::core::Sabotage::IgnoreMaxBuilds {
+            max_builds = 0;
+        }
         match self.records.get_mut(machine) {
             Some(r)
                 if matches!(

@@ -34,6 +34,10 @@ pub struct RunArgs {
     /// Folder of fake-cloud profiles (default: the project's fakes/).
     #[arg(long, value_name = "DIR")]
     pub fakes: Option<PathBuf>,
+    /// Turn the invariant checks off (for timing runs only; violations are then not
+    /// reported, quirks still are).
+    #[arg(long, hide = true)]
+    pub no_invariants: bool,
 }
 
 /// Runs `simrun run`; returns the exit code.
@@ -77,6 +81,7 @@ pub fn run(args: &RunArgs) -> u8 {
         &scenario,
         &RunOptions {
             progress: Some(&progress),
+            skip_invariants: args.no_invariants,
             ..RunOptions::default()
         },
     ) {
@@ -88,6 +93,9 @@ pub fn run(args: &RunArgs) -> u8 {
         }
     };
     bar.finish_and_clear();
+    if args.no_invariants && !args.quiet {
+        eprintln!("note: --no-invariants: invariant checks were off, violations are not reported");
+    }
     let summary = summarize(&records);
     if let Some(dir) = &args.out
         && let Err(e) = write_outputs(dir, &records)

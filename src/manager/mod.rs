@@ -36,6 +36,7 @@ pub use shutdown::Signal;
 use crate::random::SimRng;
 use rand::Rng;
 
+use crate::autoscaler::Sabotage;
 use crate::config::Config;
 use crate::time::{SimDuration, SimTime};
 
@@ -393,6 +394,8 @@ pub struct Manager {
     actions: std::collections::VecDeque<Action>,
     jitter: SimRng,
     stopping: Option<shutdown::Stopping>,
+    /// A deliberate defect for the invariant checker's tests (see [`Manager::with_sabotage`]).
+    sabotage: Sabotage,
 }
 
 impl Manager {
@@ -424,7 +427,24 @@ impl Manager {
             actions: Default::default(),
             jitter,
             stopping: None,
+            sabotage: Sabotage::None,
         }
+    }
+
+    /// Breaks the manager on purpose, to prove that the simulator's invariant checker can
+    /// fail (issue "Invariants…": "a test-only switch that breaks the logic"). Only the
+    /// manager variants of [`Sabotage`] act here; never use it outside tests.
+    #[doc(hidden)]
+    pub fn with_sabotage(mut self, sabotage: Sabotage) -> Self {
+        self.sabotage = sabotage;
+        if sabotage == Sabotage::IgnoreConcurrent {
+            let extra = self.workers.len();
+            self.workers.extend((0..extra).map(|_| Worker {
+                runner: 0,
+                phase: Phase::Idle,
+            }));
+        }
+        self
     }
 
     /// The settings.
@@ -605,7 +625,7 @@ impl Manager {
     fn start_cycle(&mut self, now: SimTime, w: WorkerId, r: RunnerIdx) {
         let limit = self.settings.runners[r].limit;
         let st = &mut self.runners[r];
-        if limit > 0 && st.builds >= limit {
+        if limit > 0 && st.builds >= limit && self.sabotage != Sabotage::IgnoreRunnerLimit {
             self.actions.push_back(Action::Event {
                 runner: r,
                 what: "limit reached: no Acquire",
@@ -663,7 +683,7 @@ impl Manager {
             return;
         }
         let r = self.workers[w].runner;
-        if self.stopping.is_some() {
+        if self.stopping.is_some() && self.sabotage != Sabotage::KeepRequestingAfterStop {
             // M17: the Acquire ran, but its job request is cancelled at once.
             let acquired = match outcome {
                 AcquireOutcome::Machine(m) => Some(m),
@@ -842,6 +862,14 @@ impl Manager {
                     used: machine.clone(),
                     new_data,
                 };
+                if self.sabotage == Sabotage::StartJobTwice {
+                    self.actions.push_back(Action::RunJob {
+                        worker: w,
+                        runner: r,
+                        job,
+                        machine: machine.clone(),
+                    });
+                }
                 self.actions.push_back(Action::RunJob {
                     worker: w,
                     runner: r,
@@ -850,6 +878,16 @@ impl Manager {
                 });
             }
             UseOutcome::Failed(e) => {
+                if self.sabotage == Sabotage::FailJobOnEveryPreparationAttempt
+                    && attempt < PREPARATION_ATTEMPTS
+                {
+                    self.actions.push_back(Action::JobFailed {
+                        runner: r,
+                        job,
+                        reason: FailureReason::RunnerSystemFailure,
+                        message: e.clone(),
+                    });
+                }
                 self.workers[w].phase = Phase::PrepWait {
                     job,
                     acquired,

@@ -96,7 +96,9 @@ impl Manager {
             provider_requested: false,
             exited: false,
         });
-        self.feeder = Feeder::Stopped;
+        if self.sabotage != crate::autoscaler::Sabotage::KeepRequestingAfterStop {
+            self.feeder = Feeder::Stopped;
+        }
         for w in 0..self.workers.len() {
             let r = self.workers[w].runner;
             match self.workers[w].phase.clone() {
@@ -142,21 +144,25 @@ impl Manager {
                     self.finish_cycle(w, acquired, now);
                 }
                 Phase::Preparing { job, acquired, .. } => {
-                    self.actions.push_back(Action::JobFailed {
-                        runner: r,
-                        job,
-                        reason: FailureReason::RunnerInterrupted,
-                        message: message.clone(),
-                    });
+                    if self.sabotage != crate::autoscaler::Sabotage::ForgetAbortedPreparations {
+                        self.actions.push_back(Action::JobFailed {
+                            runner: r,
+                            job,
+                            reason: FailureReason::RunnerInterrupted,
+                            message: message.clone(),
+                        });
+                    }
                     self.workers[w].phase = Phase::AbortingPrep { acquired };
                 }
                 Phase::PrepWait { job, acquired, .. } => {
-                    self.actions.push_back(Action::JobFailed {
-                        runner: r,
-                        job,
-                        reason: FailureReason::RunnerInterrupted,
-                        message: message.clone(),
-                    });
+                    if self.sabotage != crate::autoscaler::Sabotage::ForgetAbortedPreparations {
+                        self.actions.push_back(Action::JobFailed {
+                            runner: r,
+                            job,
+                            reason: FailureReason::RunnerInterrupted,
+                            message: message.clone(),
+                        });
+                    }
                     self.finish_cycle(w, acquired, now);
                 }
                 _ => {}

@@ -25,6 +25,8 @@ use crate::scenario::Scenario;
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Job, WorkloadContext, generate_jobs};
 
+mod invariants;
+
 use super::engine::Engine;
 use super::records::{
     CostState, EventRow, Finding, JobOutcome, JobRecord, MachineRecord, RunRecords, TimelineRow,
@@ -70,9 +72,13 @@ struct MachineTrack {
 pub struct RunOptions<'a> {
     /// Called with the fraction of simulated time done (0.0–1.0), at most about 100 times.
     pub progress: Option<&'a dyn Fn(f64)>,
-    /// A deliberate core defect, for tests proving the invariant checker can fail.
+    /// A deliberate core or manager defect, for tests proving the invariant checker can
+    /// fail.
     #[doc(hidden)]
     pub sabotage: crate::autoscaler::Sabotage,
+    /// Turns the invariant checks off (see the `invariants` module docs). For benchmarks
+    /// only: every other run checks. Documented quirks are still counted.
+    pub skip_invariants: bool,
 }
 
 /// Why a run could not start.
@@ -98,6 +104,7 @@ pub enum RunError {
 /// fake cloud cannot read.
 pub fn run(scenario: &Scenario, opts: &RunOptions<'_>) -> Result<RunRecords, RunError> {
     let mut w = World::new(scenario, opts.sabotage)?;
+    w.check = !opts.skip_invariants;
     w.run(opts);
     Ok(w.finish())
 }
@@ -141,6 +148,10 @@ struct World<'s> {
     creates_in_flight: BTreeMap<CallId, String>,
     /// The manager asked for the provider's Shutdown and has not heard back yet.
     provider_shutdown_requested: bool,
+    /// Invariant checks on (see [`RunOptions::skip_invariants`]).
+    check: bool,
+    /// What the invariant checker remembers between steps.
+    inv: invariants::CheckState,
 }
 
 impl<'s> World<'s> {
@@ -187,7 +198,8 @@ impl<'s> World<'s> {
         let manager = Manager::new(
             ManagerSettings::from_config(config),
             streams.stream("manager"),
-        );
+        )
+        .with_sabotage(sabotage);
         let mut machines = BTreeMap::new();
         let mut machine_order = Vec::new();
         let mut naming = streams.stream("preexisting-machines");
@@ -272,6 +284,8 @@ impl<'s> World<'s> {
             provider_shutdown_requested: false,
             creates_in_flight: BTreeMap::new(),
             cloud_wake_at: None,
+            check: true,
+            inv: invariants::CheckState::default(),
         })
     }
 
@@ -554,15 +568,11 @@ impl<'s> World<'s> {
             }
             MgrAction::RequestJob { worker, runner, .. } if self.manager.is_stopping() => {
                 // Invariant: after a stop signal no job request is made (spec §4.1).
-                self.violations.push(Finding {
-                    time_ms: now.as_millis(),
-                    invariant: "no_job_request_after_stop",
-                    detail: format!(
-                        "worker {worker} requested a job for runner {} after the signal",
-                        self.runner_ids[runner]
-                    ),
-                    quirk: None,
-                });
+                let detail = format!(
+                    "worker {worker} requested a job for runner {} after the signal",
+                    self.runner_ids[runner]
+                );
+                self.violate("no_job_request_after_stop", detail);
                 self.manager.handle(
                     now,
                     MgrInput::JobResponse {
@@ -598,8 +608,10 @@ impl<'s> World<'s> {
                 worker,
                 runner,
                 acquired,
+                attempt,
                 ..
             } => {
+                self.note_preparation_retry(attempt, acquired.as_deref());
                 if self.autoscaled[runner] {
                     let request = self.request_id(worker);
                     let listing = self.cloud.listing();
@@ -626,67 +638,21 @@ impl<'s> World<'s> {
                 worker,
                 runner,
                 machine,
-                ..
+                job,
             } => {
                 let Some(i) = self.preparing.remove(&worker) else {
+                    self.check_unprepared_start(job);
                     return;
                 };
-                // Invariant: a machine runs at most one job at a time.
-                if let Some(m) = machine.as_deref()
-                    && let Some(other) = self
-                        .running
-                        .values()
-                        .find(|&&j| self.records[j].machine.as_deref() == Some(m))
-                {
-                    let detail = format!(
-                        "job {} started on {m} while job {} runs there",
-                        self.jobs[i].id, self.jobs[*other].id
-                    );
-                    self.violations.push(Finding {
-                        time_ms: now.as_millis(),
-                        invariant: "one_job_per_machine",
-                        detail,
-                        quirk: None,
-                    });
-                }
-                // Invariant: running jobs ≤ concurrent (the manager's workers).
-                let concurrent = self.manager.settings().concurrent;
-                if self.running.len() + 1 > concurrent {
-                    let detail = format!(
-                        "{} jobs running with concurrent = {concurrent}",
-                        self.running.len() + 1
-                    );
-                    self.violations.push(Finding {
-                        time_ms: now.as_millis(),
-                        invariant: "jobs_within_concurrent",
-                        detail,
-                        quirk: None,
-                    });
-                }
+                self.check_job_start(i, runner, machine.as_deref());
                 let rec = &mut self.records[i];
                 rec.start = Some(now);
                 rec.machine = machine.clone();
                 rec.outcome = JobOutcome::Running;
                 if let Some(m) = machine.as_ref().and_then(|m| self.machines.get_mut(m)) {
                     m.jobs += 1;
-                    // Invariant: a machine runs at most MaxBuilds jobs (when > 0).
-                    let max_builds = self.s.runner.config.runners[runner]
-                        .machine
-                        .as_ref()
-                        .map_or(0, |c| c.max_builds);
-                    if max_builds > 0 && i64::from(m.jobs) > max_builds {
-                        let detail = format!(
-                            "{} ran {} jobs with MaxBuilds {max_builds}",
-                            machine.as_deref().unwrap_or(""),
-                            m.jobs
-                        );
-                        self.violations.push(Finding {
-                            time_ms: now.as_millis(),
-                            invariant: "jobs_within_max_builds",
-                            detail,
-                            quirk: None,
-                        });
-                    }
+                    let jobs = m.jobs;
+                    self.check_max_builds(runner, machine.as_deref().unwrap_or(""), jobs);
                 }
                 let id = self.jobs[i].id;
                 self.event(
@@ -712,6 +678,7 @@ impl<'s> World<'s> {
                 message,
             } => {
                 if let Some(i) = self.jobs.iter().position(|j| j.id == job) {
+                    self.check_job_not_ended(i);
                     self.preparing.retain(|_, v| *v != i);
                     let rec = &mut self.records[i];
                     rec.end = Some(now);
@@ -757,6 +724,7 @@ impl<'s> World<'s> {
                 self.shutdown_provider(budget);
             }
             MgrAction::Exit { reason } => {
+                self.check_exit();
                 self.event("", "", "process exited", reason.to_string());
                 self.exit();
             }
@@ -809,11 +777,18 @@ impl<'s> World<'s> {
                 self.cloud.kill(id)
             }
             CoreAction::AcquireDone {
-                request, result, ..
+                request,
+                result,
+                runner,
             } => {
                 let Some(worker) = self.requests.remove(&request) else {
                     return;
                 };
+                if let (Err(AcquireError::NoFreeMachines), Some(r)) =
+                    (&result, Some(runner.as_str()))
+                {
+                    self.note_no_free_machines(r);
+                }
                 let outcome = match result {
                     Ok(Acquired::Machine(m)) => AcquireOutcome::Machine(m),
                     Ok(Acquired::Nothing) => AcquireOutcome::Nothing,
@@ -852,68 +827,11 @@ impl<'s> World<'s> {
         });
     }
 
-    /// Invariant: background (idle-target) creation never takes a runner past `limit`; only
-    /// the on-demand paths of spec Q10 may, and those are counted as quirks by `observe`.
-    /// Checked on the records after the step that started the creation; when an on-demand
-    /// creation of the same runner happened in that step too, the excess is attributed to it.
-    fn check_background_creations(&mut self, background: &[String], on_demand: &[String]) {
-        for runner in background {
-            if on_demand.contains(runner) {
-                continue;
-            }
-            let Some(i) = self.runner_ids.iter().position(|r| r == runner) else {
-                continue;
-            };
-            let limit = self.s.runner.config.runners[i].limit;
-            let total = self
-                .core
-                .records()
-                .filter(|r| r.runner.as_deref() == Some(runner))
-                .count() as i64;
-            if limit > 0 && total > limit {
-                let now = self.now();
-                self.violations.push(Finding {
-                    time_ms: now.as_millis(),
-                    invariant: "machines_within_limit",
-                    detail: format!("runner {runner}: background creation reached {total} machines with limit {limit}"),
-                    quirk: None,
-                });
-            }
-        }
-    }
-
-    /// Invariant: at most `MaxGrowthRate` driver creates of a runner run at once (spec §3.7,
-    /// when > 0).
-    fn check_growth(&mut self, runner: &str) {
-        let mgr = self
-            .s
-            .runner
-            .config
-            .runner(runner)
-            .and_then(|r| r.machine.as_ref())
-            .map_or(0, |m| m.max_growth_rate);
-        let running = self
-            .creates_in_flight
-            .values()
-            .filter(|r| r.as_str() == runner)
-            .count() as i64;
-        if mgr > 0 && running > mgr {
-            let now = self.now();
-            self.violations.push(Finding {
-                time_ms: now.as_millis(),
-                invariant: "creates_within_max_growth_rate",
-                detail: format!(
-                    "runner {runner}: {running} creates running with MaxGrowthRate {mgr}"
-                ),
-                quirk: None,
-            });
-        }
-    }
-
     fn drain_core_events(&mut self) {
         let mut background: Vec<String> = Vec::new();
         let mut on_demand_runners: Vec<String> = Vec::new();
         while let Some(d) = self.core.poll_drain_event() {
+            self.note_drain_event(&d);
             let label = match d.kind {
                 crate::autoscaler::DrainEventKind::OrphanedAfterDeadline => "orphaned",
                 _ => "drain",
@@ -927,6 +845,7 @@ impl<'s> World<'s> {
             });
         }
         while let Some(e) = self.core.poll_event() {
+            self.note_core_event(&e);
             let (label, reason) = event_label(&e.kind);
             if let (EventKind::CreationStarted { on_demand, .. }, Some(r)) =
                 (&e.kind, e.runner.as_ref())
@@ -996,6 +915,7 @@ impl<'s> World<'s> {
             .map(|r| (r.clone(), [0; 6]))
             .collect();
         let mut seen: BTreeMap<&str, CostState> = BTreeMap::new();
+        let mut excess: Vec<String> = Vec::new();
         for rec in self.core.records() {
             let st = match rec.state {
                 MachineState::Creating => CostState::Creating,
@@ -1080,12 +1000,7 @@ impl<'s> World<'s> {
             let over = limit > 0 && i64::from(total) > limit;
             let was = self.over_limit.get(id).copied().unwrap_or(false);
             if over && !was {
-                self.quirks.push(Finding {
-                    time_ms: now.as_millis(),
-                    invariant: "machines_within_limit",
-                    detail: format!("runner {id}: {total} machines with limit {limit}"),
-                    quirk: Some("Q10"),
-                });
+                excess.push(format!("runner {id}: {total} machines with limit {limit}"));
             }
             self.over_limit.insert(id.clone(), over);
         }
@@ -1099,9 +1014,14 @@ impl<'s> World<'s> {
             *peak = (*peak).max(t);
         }
         self.peak_total = self.peak_total.max(totals.iter().sum());
+        for detail in excess {
+            self.quirk("Q10", "machines_within_limit", detail);
+        }
+        self.check_after_step();
     }
 
     fn finish(mut self) -> RunRecords {
+        self.check_jobs_at_horizon();
         let end = self.end;
         for track in self.machines.values_mut() {
             if let Some(st) = track.state {
@@ -1179,15 +1099,16 @@ impl<'s> World<'s> {
             });
         }
         let machine_usd: f64 = machines.iter().map(|m| m.cost_usd).sum();
-        if (machine_usd - cloud_bill_usd).abs() > 1e-6 {
-            self.violations.push(Finding {
-                time_ms: end.as_millis(),
-                invariant: "cost_equals_cloud_bill",
-                detail: format!(
+        if self.check && (machine_usd - cloud_bill_usd).abs() > 1e-6 {
+            invariants::violation(
+                &mut self.violations,
+                &mut self.events,
+                end,
+                "cost_equals_cloud_bill",
+                format!(
                     "machines sum to {machine_usd:.6} USD, the cloud billed {cloud_bill_usd:.6} USD"
                 ),
-                quirk: None,
-            });
+            );
         }
         let mut jobs = self.records;
         for j in jobs.iter_mut() {
@@ -1211,13 +1132,14 @@ impl<'s> World<'s> {
                 JobOutcome::Running => j.picked.is_some() && j.end.is_none(),
                 JobOutcome::Pending => j.picked.is_none() && j.start.is_none(),
             };
-            if !consistent {
-                self.violations.push(Finding {
-                    time_ms: end.as_millis(),
-                    invariant: "every_job_ends_once",
-                    detail: format!("job {} has an inconsistent history: {j:?}", j.id),
-                    quirk: None,
-                });
+            if self.check && !consistent {
+                invariants::violation(
+                    &mut self.violations,
+                    &mut self.events,
+                    end,
+                    "every_job_ends_once",
+                    format!("job {} has an inconsistent history: {j:?}", j.id),
+                );
             }
         }
         let mut warnings: Vec<String> = self
@@ -1241,6 +1163,8 @@ impl<'s> World<'s> {
         for (k, v) in &self.cloud.api_calls {
             api_calls.insert(k.clone(), *v);
         }
+        // Rows added by the final checks come last; keep the log in time order.
+        self.events.sort_by_key(|e| e.time);
         RunRecords {
             scenario: self.s.name.clone(),
             seed: self.s.seed,
@@ -1306,6 +1230,7 @@ fn event_label(k: &EventKind) -> (&'static str, String) {
         EventKind::CallTimedOut { command, .. } => {
             ("call timed out", format!("docker-machine {command}"))
         }
+        EventKind::CreationLeftByWaiter => ("creation left by waiter", k.to_string()),
         EventKind::LateCompletion { .. } => ("late completion ignored", String::new()),
     }
 }
