@@ -1236,7 +1236,7 @@ impl<'s> World<'s> {
         for (k, v) in &self.cloud.api_calls {
             api_calls.insert(k.clone(), *v);
         }
-        RunRecords {
+        let mut records = RunRecords {
             scenario: self.s.name.clone(),
             seed: self.s.seed,
             simulated: self.s.duration,
@@ -1252,7 +1252,10 @@ impl<'s> World<'s> {
             violations: self.violations,
             quirks: self.quirks,
             warnings,
-        }
+            ..RunRecords::default()
+        };
+        crate::sim::metrics::add_fault_metrics(&mut records, &self.cloud, &self.s.faults, end);
+        records
     }
 }
 
