@@ -297,3 +297,29 @@ fn summary_json_and_events_csv_carry_the_fault_metrics() {
         .count() as u64;
     assert_eq!(gave_up, total);
 }
+
+#[test]
+fn removal_failures_are_counted_by_command() {
+    // IdleTime 60: after the job (start 62–66 s, 60 s long) the machine idles; the Acquire at
+    // 188 s removes it ("too many idle machines"). Each removal attempt is inspect (1 s),
+    // stop (1 s), rm -y (2 s): the first ends at 192 s. A removal outage until 5 min refuses
+    // rm -y; the runner retries 30 s after each failure (spec §3.9): 222 → 226, 260, 294 s.
+    // The attempt at 324 s sends rm -y at 326 s, after the window: removed at 328 s.
+    let r = simulate(&fixed(
+        "10m",
+        "    IdleCount = 0\n    IdleTime = 60\n",
+        ONE_JOB,
+        "[[faults]]\nkind = \"removal_outage\"\nto = \"5m\"\n",
+    ));
+    assert_eq!(failure_times_s(&r), vec![192, 226, 260, 294]);
+    let f = summarize(&r).failures;
+    assert_eq!(f.total, 0);
+    assert_eq!(f.removal.total, 4);
+    assert_eq!(
+        f.removal.by_command,
+        BTreeMap::from([("rm -y".to_string(), 4)])
+    );
+    assert!(f.removal.by_code.is_empty());
+    assert_eq!(r.machines[0].end_state, "removed");
+    assert_eq!(r.machines[0].removed.map(|t| t.as_millis()), Some(328_000));
+}
