@@ -21,7 +21,8 @@ const LABEL_WIDTH: usize = 22;
 ///
 /// Rows: jobs; queue time p50/p95/p99/max (nearest rank, human durations such as `1m12s`);
 /// machines created / creation failed / removed / peak; peak by state; cost in USD with the
-/// idle share (idle cost ÷ total, %); API calls and throttled, with the cloud API requests
+/// idle share (idle cost ÷ total, %); API calls and throttled attempts (by API operation when
+/// some were throttled), with the cloud API requests
 /// and their number per successful create when the profile counts them; creation failures
 /// by stage and cloud error code and removal failures (only when there were some); one row
 /// per fault window with its recovery; left running / orphaned; limit
@@ -98,6 +99,16 @@ pub fn terminal_summary(r: &RunRecords, s: &Summary) -> String {
         ),
     );
     let mut api = format!("{}  throttled {}", s.api.calls, s.api.throttled);
+    let throttled_ops: Vec<String> = s
+        .api
+        .by_operation
+        .iter()
+        .filter(|(_, o)| o.throttled > 0)
+        .map(|(op, o)| format!("{op} {}", o.throttled))
+        .collect();
+    if !throttled_ops.is_empty() {
+        api.push_str(&format!(" ({})", throttled_ops.join(", ")));
+    }
     if !s.api.by_operation.is_empty() {
         let requests: u64 = s.api.by_operation.values().map(|o| o.calls).sum();
         let per = s
@@ -134,6 +145,10 @@ pub fn terminal_summary(r: &RunRecords, s: &Summary) -> String {
             None => format!("from {}", human_ms((w.from_s * 1000.0) as u64)),
         };
         let outcome = match w.recovery_s {
+            Some(x) if x == 0.0 => format!(
+                "pending at {:.2} or less (mean of the hour before) when it ended",
+                w.baseline_pending
+            ),
             Some(x) => format!(
                 "pending back to {:.2} (mean of the hour before) {} after the end",
                 w.baseline_pending,
@@ -253,7 +268,7 @@ simrun summary: analytic (seed 42, 2m30s simulated)
   machines              created 3  creation failed 1  removed 1  peak 3
   peak by state         creating 2  idle 1  acquired 1  used 2  removing 1
   cost (USD)            total 0.0318  idle 0.0030 (9.4% of total)  orphaned 0.0100
-  api calls             9  throttled 1  cloud requests 24 (8.0 per successful create)
+  api calls             9  throttled 1 (RunInstances 1)  cloud requests 24 (8.0 per successful create)
   create failures       1  by stage: driver_create 1  by code: RequestLimitExceeded 1
   removal failures      1  rm -y 1  by code: InternalError 1
   fault window          capacity  20s-30s: pending back to 2.60 (mean of the hour before) 1s after the end
