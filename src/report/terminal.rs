@@ -145,7 +145,7 @@ pub fn terminal_summary(r: &RunRecords, s: &Summary) -> String {
             None => format!("from {}", human_ms((w.from_s * 1000.0) as u64)),
         };
         let outcome = match w.recovery_s {
-            Some(x) if x == 0.0 => format!(
+            Some(0.0) => format!(
                 "pending at {:.2} or less (mean of the hour before) when it ended",
                 w.baseline_pending
             ),
