@@ -47,7 +47,10 @@ pub enum DriverErrorKind {
     Other,
 }
 
-/// A failed driver call: its kind and the text docker-machine printed.
+/// A failed driver call: its kind, the text docker-machine printed, and — for reports only
+/// (issue 5 item 7: failures by stage and cloud error code) — the create pipeline step and the
+/// cloud's error code when the producer knows them. The core ignores `stage` and `code`
+/// (spec §3.10).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct DriverError {
@@ -55,21 +58,83 @@ pub struct DriverError {
     pub kind: DriverErrorKind,
     /// The message as GitLab Runner would log it (cloud-faults §8).
     pub message: String,
+    /// The `docker-machine create` step that failed (cloud-faults §1.1), when known. Always
+    /// set for [`DriverErrorKind::Provisioning`] (its stage); the fake cloud also sets it for
+    /// throttled, quota and capacity failures of a create.
+    pub stage: Option<ProvisioningStage>,
+    /// The cloud's error code as the API returned it (AWS `RequestLimitExceeded`,
+    /// `VcpuLimitExceeded`, `InsufficientInstanceCapacity`; GCE `rateLimitExceeded`,
+    /// `QUOTA_EXCEEDED`, `ZONE_RESOURCE_POOL_EXHAUSTED`; DigitalOcean `too_many_requests`, …;
+    /// cloud-faults §2, §7, §8), when the failure came from a cloud API answer. `None` for
+    /// failures after the VM exists (SSH, Docker install, certificates: no cloud API involved)
+    /// and for timeouts.
+    pub code: Option<String>,
 }
 
 impl DriverError {
-    /// An error of `kind` with `message`.
+    /// An error of `kind` with `message`; the stage is the kind's own for
+    /// [`DriverErrorKind::Provisioning`], no code.
     pub fn new(kind: DriverErrorKind, message: impl Into<String>) -> Self {
+        let stage = match kind {
+            DriverErrorKind::Provisioning(s) => Some(s),
+            _ => None,
+        };
         DriverError {
             kind,
             message: message.into(),
+            stage,
+            code: None,
         }
+    }
+
+    /// The same error with the cloud error `code` (none when `code` is `None` or empty).
+    pub fn with_code(mut self, code: Option<impl Into<String>>) -> Self {
+        self.code = code.map(Into::into).filter(|c: &String| !c.is_empty());
+        self
+    }
+
+    /// The same error, failed at create step `stage` unless a stage is already set.
+    pub fn at_stage(mut self, stage: ProvisioningStage) -> Self {
+        self.stage.get_or_insert(stage);
+        self
     }
 
     /// The error the core records when a command reached its timeout and was killed
     /// (spec §3.12; cloud-faults §1.3: "signal: killed").
     pub fn timed_out() -> Self {
         DriverError::new(DriverErrorKind::Timeout, "signal: killed")
+    }
+}
+
+impl ProvisioningStage {
+    /// The key used in reports (`summary.json` `failures.creation.by_stage`): snake_case
+    /// names of the cloud-faults §1.1 steps.
+    pub fn key(self) -> &'static str {
+        match self {
+            ProvisioningStage::Certificates => "certificates",
+            ProvisioningStage::PreCreateCheck => "pre_create_check",
+            ProvisioningStage::SaveConfig => "save_config",
+            ProvisioningStage::DriverCreate => "driver_create",
+            ProvisioningStage::WaitRunning => "wait_running",
+            ProvisioningStage::Ssh => "ssh",
+            ProvisioningStage::Provision => "provision",
+            ProvisioningStage::TlsCheck => "tls_check",
+        }
+    }
+}
+
+impl DriverErrorKind {
+    /// The key used in reports (`summary.json` `failures.*.by_kind`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            DriverErrorKind::RateLimited => "rate_limited",
+            DriverErrorKind::Quota => "quota",
+            DriverErrorKind::InsufficientCapacity => "insufficient_capacity",
+            DriverErrorKind::Provisioning(_) => "provisioning",
+            DriverErrorKind::NotFound => "not_found",
+            DriverErrorKind::Timeout => "timeout",
+            DriverErrorKind::Other => "other",
+        }
     }
 }
 

@@ -8,10 +8,13 @@
 //! instances = 20
 //! vcpus_error = "VcpuLimitExceeded: ... vCPU limit of {limit} allows ..."
 //! instances_error = "InstanceLimitExceeded: ..."
+//! vcpus_code = "VcpuLimitExceeded"          # error codes for reports (optional)
+//! instances_code = "InstanceLimitExceeded"
 //!
 //! [capacity]
 //! error = "InsufficientInstanceCapacity: We currently do not have sufficient {type} capacity in the Availability Zone you requested ({zone}). ..."
 //! delay = { dist = "uniform", min = "1s", max = "2s" }   # SDK retries before it surfaces
+//! code = "InsufficientInstanceCapacity"
 //!
 //! [spot]
 //! hazard_per_hour = 0.004       # per spot VM
@@ -23,6 +26,7 @@
 //! self_cleanup = true           # the driver deletes the VM when its Create fails
 //! self_cleanup_failure_probability = 0.02
 //! remove_error = "unable to terminate instance: ..."
+//! remove_code = "InternalError"
 //! ```
 //!
 //! Error templates may use `{limit}`, `{usage}`, `{requested}`, `{new_limit}` (quotas),
@@ -48,6 +52,14 @@ pub struct Quotas {
     /// The error for the vCPU quota (template).
     #[serde(default = "default_vcpus_error")]
     pub vcpus_error: String,
+    /// The cloud error code of the instance-quota error (`InstanceLimitExceeded`, …), for
+    /// reports (`failures.creation.by_code`); absent = none.
+    #[serde(default)]
+    pub instances_code: Option<String>,
+    /// The cloud error code of the vCPU-quota error (`VcpuLimitExceeded`, `QUOTA_EXCEEDED`,
+    /// …); absent = none.
+    #[serde(default)]
+    pub vcpus_code: Option<String>,
 }
 
 fn default_instances_error() -> String {
@@ -65,6 +77,8 @@ impl Default for Quotas {
             vcpus: None,
             instances_error: default_instances_error(),
             vcpus_error: default_vcpus_error(),
+            instances_code: None,
+            vcpus_code: None,
         }
     }
 }
@@ -78,6 +92,10 @@ pub struct CapacitySpec {
     pub error: String,
     /// Extra time before the error surfaces (SDK retries of a 5xx), absent = none.
     pub delay: Option<Dist>,
+    /// The cloud error code (`InsufficientInstanceCapacity`, `ZONE_RESOURCE_POOL_EXHAUSTED`,
+    /// …), for reports; absent = none.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 fn default_capacity_error() -> String {
@@ -89,6 +107,7 @@ impl Default for CapacitySpec {
         CapacitySpec {
             error: default_capacity_error(),
             delay: None,
+            code: None,
         }
     }
 }
@@ -137,6 +156,9 @@ pub struct OrphanSpec {
     /// The error `rm` prints when the cloud refuses the delete (removal outage).
     #[serde(default)]
     pub remove_error: Option<String>,
+    /// The cloud error code of that refusal, for reports (`failures.removal.by_code`).
+    #[serde(default)]
+    pub remove_code: Option<String>,
 }
 
 /// Values for an error template.

@@ -19,6 +19,7 @@
 //!
 //! [rate_limits]
 //! throttle_error = "RequestLimitExceeded: Request limit exceeded."
+//! throttle_code = "RequestLimitExceeded"       # the error code, for reports (optional)
 //! reaction = { kind = "retry", max_retries = 5, delay_min = "500ms", delay_max = "1s" }
 //! [[rate_limits.limits]]
 //! name = "RunInstances"
@@ -129,6 +130,10 @@ impl BootPoll {
 pub struct RateLimits {
     /// The cloud's throttle error as the driver prints it (cloud-faults §8).
     pub throttle_error: String,
+    /// The throttle error's code (`RequestLimitExceeded`, `rateLimitExceeded`,
+    /// `too_many_requests`, …; cloud-faults §7 `rl.http_status`), for reports; absent = none.
+    #[serde(default)]
+    pub throttle_code: Option<String>,
     /// What the driver does with a throttled call.
     pub reaction: Reaction,
     /// The limits.

@@ -227,6 +227,42 @@ pub struct LostMachine {
     pub cause: LossCause,
 }
 
+/// A driver call that failed (see [`FakeCloud::failures`]): what the runner's command got
+/// back, with the error's stage and cloud error code (issue 5 item 7).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallFailure {
+    /// When the command ended (or was killed).
+    pub at: SimTime,
+    /// The runner id ("" when unknown).
+    pub runner: String,
+    /// Machine name.
+    pub machine: String,
+    /// The docker-machine command (`create`, `stop`, `rm -y`, `rm -f`, `config`, `url`,
+    /// `inspect`; [`CallKind::command`]).
+    pub command: &'static str,
+    /// The error. For `rm -f` this is the cloud's refusal although the command exited 0
+    /// (quirk Q21: the VM stays).
+    pub error: DriverError,
+}
+
+/// A cloud API call the rate limiter throttled at least once (see
+/// [`FakeCloud::throttled_calls`]): one entry per driver request, its SDK retries included.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThrottledCall {
+    /// When the request was first sent.
+    pub at: SimTime,
+    /// The runner id.
+    pub runner: String,
+    /// The machine the command was for.
+    pub machine: String,
+    /// The API operation (`RunInstances`, `DescribeInstances`, …).
+    pub operation: String,
+    /// Attempts answered with the throttle error.
+    pub throttled: u32,
+    /// The driver gave up: the command failed with the throttle error.
+    pub gave_up: bool,
+}
+
 #[derive(Clone, Debug)]
 enum Effect {
     /// Nothing to apply (stop; commands without a runner cloud).
@@ -256,9 +292,10 @@ struct Pending {
     effect: Effect,
 }
 
-/// Where a call runs, for fault scopes.
+/// Where a call runs, for fault scopes (and the machine, for the throttle log).
 struct Ctx<'a> {
     runner: &'a str,
+    machine: &'a str,
     zone: &'a str,
     instance_type: &'a str,
 }
@@ -357,6 +394,10 @@ pub struct FakeCloud {
     operations: BTreeMap<String, u64>,
     throttled: BTreeMap<String, u64>,
     creates_ok: u64,
+    failures: Vec<CallFailure>,
+    throttle_log: Vec<ThrottledCall>,
+    /// Hung creates (no completion), by call: runner and machine, until killed.
+    hung: BTreeMap<CallId, (String, String)>,
     /// The local CA/client certificates of the machine store (`first_use_race`).
     certs: CertStore,
 }
@@ -381,8 +422,9 @@ const CERT_BOOTSTRAP: SimDuration = SimDuration(2_000);
 /// The TLS error after a CA overwrite (cloud-faults §1.5, §8).
 const UNKNOWN_AUTHORITY: &str = "Error checking and/or regenerating the certs: There was an error validating certificates for host \"10.0.0.1:2376\": x509: certificate signed by unknown authority";
 
-/// Result of a run of API calls: the time spent in retries, or that plus the error.
-type ApiResult = Result<SimDuration, (SimDuration, DriverErrorKind, String)>;
+/// Result of a run of API calls: the time spent in retries, or that plus the error (kind,
+/// message, cloud error code).
+type ApiResult = Result<SimDuration, (SimDuration, DriverErrorKind, String, Option<String>)>;
 
 impl FakeCloud {
     /// A fake cloud for the given runners (by runner id), drawing from `rng` (the `cloud`
@@ -418,6 +460,9 @@ impl FakeCloud {
             throttled: BTreeMap::new(),
             creates_ok: 0,
             certs: CertStore::Established,
+            failures: Vec::new(),
+            throttle_log: Vec::new(),
+            hung: BTreeMap::new(),
         }
     }
 
@@ -515,6 +560,19 @@ impl FakeCloud {
         self.throttled.values().sum()
     }
 
+    /// Driver calls that failed, in completion order (creates, stops, removals, connectivity
+    /// checks; killed calls with [`DriverErrorKind::Timeout`]; `rm -f` refusals, see
+    /// [`CallFailure::error`]).
+    pub fn failures(&self) -> &[CallFailure] {
+        &self.failures
+    }
+
+    /// API requests throttled at least once, in the order the fake planned them (not sorted
+    /// by time: a command's calls are planned when it starts).
+    pub fn throttled_calls(&self) -> &[ThrottledCall] {
+        &self.throttle_log
+    }
+
     /// Creates that completed successfully.
     pub fn successful_creates(&self) -> u64 {
         self.creates_ok
@@ -588,9 +646,10 @@ impl FakeCloud {
         dirs.into_iter().chain(loss).min()
     }
 
-    fn ctx_of<'a>(rc: &'a RunnerCloud, runner: &'a str) -> Ctx<'a> {
+    fn ctx_of<'a>(rc: &'a RunnerCloud, runner: &'a str, machine: &'a str) -> Ctx<'a> {
         Ctx {
             runner,
+            machine,
             zone: rc.spec.zone.as_deref().unwrap_or(""),
             instance_type: &rc.spec.instance_type,
         }
@@ -665,7 +724,12 @@ impl FakeCloud {
                         .message
                         .clone()
                         .unwrap_or_else(|| "the cloud API returned an error".into());
-                    return Err((delay, DriverErrorKind::Other, format!("{code}: {msg}")));
+                    return Err((
+                        delay,
+                        DriverErrorKind::Other,
+                        format!("{code}: {msg}"),
+                        f.code.clone(),
+                    ));
                 }
                 let Some(rl) = &rc.profile.rate_limits else {
                     continue;
@@ -701,6 +765,14 @@ impl FakeCloud {
                 *self.operations.entry(op.clone()).or_default() += u64::from(out.attempts - 1);
                 if out.throttled > 0 {
                     *self.throttled.entry(op.clone()).or_default() += u64::from(out.throttled);
+                    self.throttle_log.push(ThrottledCall {
+                        at,
+                        runner: ctx.runner.to_string(),
+                        machine: ctx.machine.to_string(),
+                        operation: op.clone(),
+                        throttled: out.throttled,
+                        gave_up: !out.ok,
+                    });
                 }
                 delay = SimDuration(delay.0 + out.delay.0);
                 if !out.ok {
@@ -708,6 +780,7 @@ impl FakeCloud {
                         delay,
                         DriverErrorKind::RateLimited,
                         rl.throttle_error.clone(),
+                        rl.throttle_code.clone(),
                     ));
                 }
             }
@@ -726,14 +799,11 @@ impl FakeCloud {
             &[command],
             &|f| f.scope.operation.is_some(),
         )?;
-        let code = f.code.unwrap_or_default();
+        let code = f.code.clone().unwrap_or_default();
         let msg = f
             .message
             .unwrap_or_else(|| "the cloud API returned an error".into());
-        Some(DriverError::new(
-            DriverErrorKind::Other,
-            format!("{code}: {msg}"),
-        ))
+        Some(DriverError::new(DriverErrorKind::Other, format!("{code}: {msg}")).with_code(f.code))
     }
 
     /// Starts a driver call at `now` for `runner` (the machine's runner, when known) and
@@ -769,7 +839,14 @@ impl FakeCloud {
         };
         let runner_id = runner.unwrap_or_default().to_string();
         let (done, effect) = match &call.kind {
-            CallKind::Create { .. } => self.plan_create(now, call, &runner_id, &rc)?,
+            CallKind::Create { .. } => {
+                let Some(planned) = self.plan_create(now, call, &runner_id, &rc) else {
+                    self.hung
+                        .insert(call.id, (runner_id.clone(), call.machine.clone()));
+                    return None;
+                };
+                planned
+            }
             kind => self.plan_command(now, call, &runner_id, &rc, kind),
         };
         self.pending.insert(
@@ -827,7 +904,7 @@ impl FakeCloud {
             };
             return (done, effect);
         }
-        let ctx = Self::ctx_of(rc, runner_id);
+        let ctx = Self::ctx_of(rc, runner_id, &call.machine);
         let empty = BTreeMap::new();
         let a = rc.profile.api_calls.as_ref();
         let ops = Self::table(match kind {
@@ -846,11 +923,14 @@ impl FakeCloud {
             }
         };
         let refusal = if let Some(e) = self.command_error(now, &ctx, command) {
-            Err((SimDuration::ZERO, DriverError::new(e.kind, wrap(e.message))))
+            Err((
+                SimDuration::ZERO,
+                DriverError::new(e.kind, wrap(e.message)).with_code(e.code),
+            ))
         } else {
             match self.api_run(now, rc, &ctx, &ops) {
                 Ok(d) => Ok(d),
-                Err((d, k, m)) => Err((d, DriverError::new(k, wrap(m)))),
+                Err((d, k, m, code)) => Err((d, DriverError::new(k, wrap(m)).with_code(code))),
             }
         };
         let (delay, refusal) = match refusal {
@@ -874,10 +954,13 @@ impl FakeCloud {
                         .message
                         .or_else(|| rc.profile.orphans.remove_error.clone())
                         .unwrap_or_else(|| "the cloud refused to delete the instance".into());
-                    Some(DriverError::new(
-                        DriverErrorKind::Other,
-                        format!("Error removing host \"{}\": {msg}", call.machine),
-                    ))
+                    Some(
+                        DriverError::new(
+                            DriverErrorKind::Other,
+                            format!("Error removing host \"{}\": {msg}", call.machine),
+                        )
+                        .with_code(rc.profile.orphans.remove_code.clone()),
+                    )
                 });
                 Effect::Remove { refused }
             }
@@ -927,7 +1010,7 @@ impl FakeCloud {
         } else {
             None
         };
-        let ctx = Self::ctx_of(rc, runner_id);
+        let ctx = Self::ctx_of(rc, runner_id, &call.machine);
         let name = call.machine.clone();
         // Step 1: the certificate bootstrap of a fresh store (first_use_race).
         if let Some(e) = self.certificate_bootstrap(now, &ctx) {
@@ -960,7 +1043,7 @@ impl FakeCloud {
                 self.store.insert(name.clone());
             }
         }
-        let fail_no_vm = |at: SimTime, stage, kind, message: String| {
+        let fail_no_vm = |at: SimTime, stage, kind, message: String, code: Option<String>| {
             (
                 at,
                 Effect::Create {
@@ -971,7 +1054,9 @@ impl FakeCloud {
                             kind
                         },
                         message,
-                    )),
+                    )
+                    .at_stage(stage)
+                    .with_code(code)),
                     ids_saved_at: None,
                     cleanup: false,
                 },
@@ -983,7 +1068,7 @@ impl FakeCloud {
         let mut t = now;
         match self.api_run(t, rc, &ctx, &Self::table(&api.create)) {
             Ok(delay) => t = t + delay,
-            Err((delay, kind, msg)) => {
+            Err((delay, kind, msg, code)) => {
                 return Some(self.clamp_lag(
                     &name,
                     fail_no_vm(
@@ -991,6 +1076,7 @@ impl FakeCloud {
                         ProvisioningStage::PreCreateCheck,
                         kind,
                         format!("Error with pre-create check: \"{msg}\""),
+                        code,
                     ),
                 ));
             }
@@ -1005,6 +1091,7 @@ impl FakeCloud {
                     ProvisioningStage::DriverCreate,
                     DriverErrorKind::Other,
                     format!("{DRIVER_PREFIX}{prefix}{}", e.message),
+                    e.code,
                 ),
             ));
         }
@@ -1012,7 +1099,7 @@ impl FakeCloud {
             let op = vec![(api.create_operation.clone(), 1)];
             match self.api_run(t, rc, &ctx, &op) {
                 Ok(delay) => t = t + delay,
-                Err((delay, kind, msg)) => {
+                Err((delay, kind, msg, code)) => {
                     return Some(self.clamp_lag(
                         &name,
                         fail_no_vm(
@@ -1020,12 +1107,13 @@ impl FakeCloud {
                             ProvisioningStage::DriverCreate,
                             kind,
                             format!("{DRIVER_PREFIX}{prefix}{msg}"),
+                            code,
                         ),
                     ));
                 }
             }
         }
-        if let Some(msg) = self.quota_error(t, rc, &ctx) {
+        if let Some((msg, code)) = self.quota_error(t, rc, &ctx) {
             return Some(self.clamp_lag(
                 &name,
                 fail_no_vm(
@@ -1033,6 +1121,7 @@ impl FakeCloud {
                     ProvisioningStage::DriverCreate,
                     DriverErrorKind::Quota,
                     format!("{DRIVER_PREFIX}{prefix}{msg}"),
+                    code,
                 ),
             ));
         }
@@ -1068,6 +1157,7 @@ impl FakeCloud {
                     ProvisioningStage::DriverCreate,
                     DriverErrorKind::InsufficientCapacity,
                     format!("{DRIVER_PREFIX}{prefix}{msg}"),
+                    rc.profile.capacity.code.clone(),
                 ),
             ));
         }
@@ -1101,7 +1191,7 @@ impl FakeCloud {
         }
         // Boot: polls, base failure at the running wait, boot faults.
         let boot_start = t;
-        let mut boot_fail: Option<(SimTime, String, DriverErrorKind)> = None;
+        let mut boot_fail: Option<(SimTime, String, DriverErrorKind, Option<String>)> = None;
         if let Some(poll) = &api.boot_poll {
             let n = poll.polls(d[1]);
             let mut extra = SimDuration::ZERO;
@@ -1109,8 +1199,8 @@ impl FakeCloud {
                 let at = boot_start + SimDuration(k * poll.interval.0.0 + extra.0);
                 match self.api_run(at, rc, &ctx, &[(poll.operation.clone(), 1)]) {
                     Ok(delay) => extra = SimDuration(extra.0 + delay.0),
-                    Err((delay, kind, msg)) => {
-                        boot_fail = Some((at + delay, format!("{DRIVER_PREFIX}{msg}"), kind));
+                    Err((delay, kind, msg, code)) => {
+                        boot_fail = Some((at + delay, format!("{DRIVER_PREFIX}{msg}"), kind, code));
                         break;
                     }
                 }
@@ -1122,7 +1212,7 @@ impl FakeCloud {
         if boot_fail.is_none() {
             if let Some((stage, 1, msg)) = base {
                 let _ = stage;
-                boot_fail = Some((t, msg.to_string(), DriverErrorKind::Other));
+                boot_fail = Some((t, msg.to_string(), DriverErrorKind::Other, None));
             } else if let Some(f) = Self::hit(
                 &self.faults,
                 &mut self.frng,
@@ -1136,10 +1226,11 @@ impl FakeCloud {
                     t,
                     stage_fault_message(FaultStage::Boot, f.message.as_deref()),
                     DriverErrorKind::Other,
+                    None,
                 ));
             }
         }
-        if let Some((at, msg, kind)) = boot_fail {
+        if let Some((at, msg, kind, code)) = boot_fail {
             let o = &rc.profile.orphans;
             let cleanup = o.self_cleanup && {
                 let p = o.self_cleanup_failure_probability;
@@ -1157,17 +1248,21 @@ impl FakeCloud {
             } else {
                 kind
             };
-            return Some(self.clamp_lag(
-                &name,
-                (
-                    at,
-                    Effect::Create {
-                        result: Err(DriverError::new(kind, msg)),
-                        ids_saved_at: None,
-                        cleanup,
-                    },
+            return Some(
+                self.clamp_lag(
+                    &name,
+                    (
+                        at,
+                        Effect::Create {
+                            result: Err(DriverError::new(kind, msg)
+                                .at_stage(ProvisioningStage::DriverCreate)
+                                .with_code(code)),
+                            ids_saved_at: None,
+                            cleanup,
+                        },
+                    ),
                 ),
-            ));
+            );
         }
         // Step 5: IDs saved. libmachine's own state/IP reads.
         let ids_saved_at = t;
@@ -1184,7 +1279,7 @@ impl FakeCloud {
             let at = t + SimDuration(span * k as u64 / after.len() as u64 + extra.0);
             match self.api_run(at, rc, &ctx, &[(op.clone(), 1)]) {
                 Ok(delay) => extra = SimDuration(extra.0 + delay.0),
-                Err((delay, kind, msg)) => {
+                Err((delay, kind, msg, code)) => {
                     let kind = if kind == DriverErrorKind::Other {
                         DriverErrorKind::Provisioning(ProvisioningStage::WaitRunning)
                     } else {
@@ -1193,17 +1288,21 @@ impl FakeCloud {
                     let message = format!(
                         "Error creating machine: Error waiting for machine to be running: {msg}"
                     );
-                    return Some(self.clamp_lag(
-                        &name,
-                        (
-                            at + delay,
-                            Effect::Create {
-                                result: Err(DriverError::new(kind, message)),
-                                ids_saved_at: Some(ids_saved_at),
-                                cleanup: false,
-                            },
+                    return Some(
+                        self.clamp_lag(
+                            &name,
+                            (
+                                at + delay,
+                                Effect::Create {
+                                    result: Err(DriverError::new(kind, message)
+                                        .at_stage(ProvisioningStage::WaitRunning)
+                                        .with_code(code)),
+                                    ids_saved_at: Some(ids_saved_at),
+                                    cleanup: false,
+                                },
+                            ),
                         ),
-                    ));
+                    );
                 }
             }
         }
@@ -1317,7 +1416,12 @@ impl FakeCloud {
 
     /// The quota error for one more VM of `rc` at `t`, if the account's quota (the profile's,
     /// lowered by active `quota` faults) is exhausted.
-    fn quota_error(&mut self, t: SimTime, rc: &RunnerCloud, ctx: &Ctx<'_>) -> Option<String> {
+    fn quota_error(
+        &mut self,
+        t: SimTime,
+        rc: &RunnerCloud,
+        ctx: &Ctx<'_>,
+    ) -> Option<(String, Option<String>)> {
         let q = &rc.profile.quotas;
         let mut inst = q.instances;
         let mut vcpu = q.vcpus;
@@ -1355,12 +1459,18 @@ impl FakeCloud {
         if let Some(l) = vcpu
             && cpus + want > u64::from(l)
         {
-            return Some(render(&q.vcpus_error, &values(l.into(), cpus, want)));
+            return Some((
+                render(&q.vcpus_error, &values(l.into(), cpus, want)),
+                q.vcpus_code.clone(),
+            ));
         }
         if let Some(l) = inst
             && n + 1 > u64::from(l)
         {
-            return Some(render(&q.instances_error, &values(l.into(), n, 1)));
+            return Some((
+                render(&q.instances_error, &values(l.into(), n, 1)),
+                q.instances_code.clone(),
+            ));
         }
         None
     }
@@ -1373,7 +1483,7 @@ impl FakeCloud {
         let Some(rc) = self.runners.get(&vm.runner).cloned() else {
             return;
         };
-        let ctx = Self::ctx_of(&rc, &vm.runner);
+        let ctx = Self::ctx_of(&rc, &vm.runner, name);
         let hour_ms = 3_600_000.0;
         let mut best: Option<(SimTime, SimDuration, LossCause)> = None;
         let mut consider = |t: SimTime, notice: SimDuration, cause| {
@@ -1438,8 +1548,28 @@ impl FakeCloud {
     /// driver's `Create` had returned by the cloud's clock, else `rm` may not find it
     /// ([`OrphanCause::CreateKilled`]).
     pub fn kill(&mut self, id: CallId) {
-        if let Some(p) = self.pending.remove(&id)
-            && let Effect::Create { ids_saved_at, .. } = p.effect
+        if let Some((runner, machine)) = self.hung.remove(&id) {
+            // The create operation itself hung (cloud-faults §7 `create_hang`): step 4.
+            self.failures.push(CallFailure {
+                at: self.clock,
+                runner,
+                machine,
+                command: "create",
+                error: DriverError::timed_out().at_stage(ProvisioningStage::DriverCreate),
+            });
+            return;
+        }
+        let Some(p) = self.pending.remove(&id) else {
+            return;
+        };
+        self.failures.push(CallFailure {
+            at: self.clock,
+            runner: p.runner.clone().unwrap_or_default(),
+            machine: p.call.machine.clone(),
+            command: p.call.kind.command(),
+            error: DriverError::timed_out(),
+        });
+        if let Effect::Create { ids_saved_at, .. } = p.effect
             && let Some(vm) = self.vms.get_mut(&p.call.machine)
         {
             match ids_saved_at {
@@ -1458,7 +1588,29 @@ impl FakeCloud {
     }
 
     /// Completes call `id` at `now`, applying its effects; `None` if it was killed.
+    /// Failed calls are logged ([`FakeCloud::failures`]).
     pub fn finish_call(&mut self, now: SimTime, id: CallId) -> Option<Completion> {
+        let (runner, machine, command) = self.pending.get(&id).map(|p| {
+            (
+                p.runner.clone().unwrap_or_default(),
+                p.call.machine.clone(),
+                p.call.kind.command(),
+            )
+        })?;
+        let c = self.complete(now, id)?;
+        if let Err(error) = &c.result {
+            self.failures.push(CallFailure {
+                at: now,
+                runner,
+                machine,
+                command,
+                error: error.clone(),
+            });
+        }
+        Some(c)
+    }
+
+    fn complete(&mut self, now: SimTime, id: CallId) -> Option<Completion> {
         self.advance(now);
         let p = self.pending.remove(&id)?;
         let name = p.call.machine.clone();
@@ -1568,6 +1720,17 @@ impl FakeCloud {
                 return Err(e);
             }
             // rm -f: exits 0, local state gone, the VM stays (Q21).
+            self.failures.push(CallFailure {
+                at: now,
+                runner: self
+                    .vms
+                    .get(name)
+                    .map(|vm| vm.runner.clone())
+                    .unwrap_or_default(),
+                machine: name.to_string(),
+                command: CallKind::ForceRemove.command(),
+                error: e,
+            });
             self.store.remove(name);
             self.store_later.remove(name);
             if let Some(vm) = self.vms.get_mut(name)

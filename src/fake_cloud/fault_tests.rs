@@ -202,6 +202,9 @@ fn gce_quota_errors_are_quota_exceeded_for_cpus_in_the_region() {
     assert!(d.result(a).1.result.is_ok() && d.result(b).1.result.is_ok());
     let e = d.result(c).1.result.clone().unwrap_err();
     assert_eq!(e.kind, DriverErrorKind::Quota);
+    // The typed code and stage for reports (cloud-faults §7 quota.error: GCE QUOTA_EXCEEDED).
+    assert_eq!(e.code.as_deref(), Some("QUOTA_EXCEEDED"));
+    assert_eq!(e.stage, Some(ProvisioningStage::DriverCreate));
     assert!(
         e.message.ends_with(
             "googleapi: Error 403: Quota 'CPUS' exceeded.  Limit: 8.0 in region us-east1., quotaExceeded"
@@ -377,6 +380,7 @@ fn capacity_faults_hit_only_their_zone_and_leave_no_vm() {
     let (end, c) = d.result(id);
     let e = c.result.clone().unwrap_err();
     assert_eq!(e.kind, DriverErrorKind::InsufficientCapacity);
+    assert_eq!(e.code.as_deref(), Some("InsufficientInstanceCapacity"));
     assert!(e.message.contains("InsufficientInstanceCapacity: We currently do not have sufficient t3.medium capacity in the Availability Zone you requested (us-east-1a)"), "{}", e.message);
     // The SDK's fast retries of the 500 add 1–2 s after RunInstances at +10 s.
     assert!((11 * S..=12 * S).contains(&end.0), "{end}");

@@ -20,7 +20,10 @@ pub mod profile;
 use std::path::{Path, PathBuf};
 
 pub use billing::{BillingMode, billed_duration, lifetime_cost};
-pub use driver::{Bill, FakeCloud, LossCause, LostMachine, Orphan, OrphanCause, RunnerCloud};
+pub use driver::{
+    Bill, CallFailure, FakeCloud, LossCause, LostMachine, Orphan, OrphanCause, RunnerCloud,
+    ThrottledCall,
+};
 pub use faults::{FaultKind, FaultScope, FaultSpec, FaultStage};
 pub use options::{MachineSpec, OptionsError, machine_spec_from_options};
 pub use profile::{

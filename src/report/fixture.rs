@@ -13,12 +13,25 @@
 //!   m2: created 1_500, ready 30_000, end `used` at the horizon; 0.003 0 0.0002 0.006 0 0 = 0.0092
 //!   m3: created 40_000, never ready, end creation_failed; 0.0015 0 0 0 0 0 = 0.0015
 //!   m4: created 50_000, ready 80_000, end orphaned; 0.002 0.001 0 0 0.0005 0.01 = 0.0135
+//!
+//! Cloud API (AWS names): RunInstances 4 calls (1 throttled), DescribeInstances 20 calls;
+//! 3 successful creates → 24 / 3 = 8 calls per successful create.
+//! Failed calls: m3's create at 45_000 (RequestLimitExceeded at the create operation,
+//! `driver_create`); m1's `rm -y` at 148_000 (removal outage, InternalError) and a `config`
+//! at 90_000 (not counted as a creation or removal failure).
+//!
+//! Fault windows: `capacity` [20_000, 30_000): pending jobs over [0, 20_000) are 1 (0–1 s),
+//! 2 (1–2 s), 3 (2–5 s), 2 (5–10 s), 3 (10–20 s) → (1 + 2 + 9 + 10 + 30) / 20 = 2.6; at 30 s
+//! 3 pending (jobs 2, 3, 4), at 31 s 2 → recovered at 31_000 (1 s after the end).
+//! `quota` from 0 with no end: baseline pending(0) = 1, not ended by the horizon.
 
 use std::collections::BTreeMap;
 
 use crate::sim::records::{
-    EventRow, Finding, JobOutcome, JobRecord, MachineRecord, RunRecords, TimelineRow,
+    EventRow, FailureRecord, FaultWindowRecord, Finding, JobOutcome, JobRecord, MachineRecord,
+    OperationCount, RunRecords, TimelineRow,
 };
+use crate::sim::recovery::Recovery;
 use crate::time::{SimDuration, SimTime};
 
 fn job(
@@ -224,5 +237,73 @@ pub(crate) fn records() -> RunRecords {
             },
         ],
         warnings: vec!["runners[0]: IdleTime 0 removes idle machines at once".to_string()],
+        api_by_operation: BTreeMap::from([
+            (
+                "DescribeInstances".to_string(),
+                OperationCount {
+                    calls: 20,
+                    throttled: 0,
+                },
+            ),
+            (
+                "RunInstances".to_string(),
+                OperationCount {
+                    calls: 4,
+                    throttled: 1,
+                },
+            ),
+        ]),
+        successful_creates: 3,
+        api_calls_per_successful_create: Some(8.0),
+        failures: vec![
+            failure(
+                45_000,
+                "m3",
+                "create",
+                "rate_limited",
+                Some("driver_create"),
+                Some("RequestLimitExceeded"),
+            ),
+            failure(90_000, "m2", "config", "other", None, None),
+            failure(148_000, "m1", "rm -y", "other", None, Some("InternalError")),
+        ],
+        fault_windows: vec![
+            FaultWindowRecord {
+                kind: "capacity".to_string(),
+                detail: "capacity".to_string(),
+                from: SimTime(20_000),
+                to: Some(SimTime(30_000)),
+                baseline_pending: 2.6,
+                recovery: Recovery::Recovered(SimTime(31_000)),
+            },
+            FaultWindowRecord {
+                kind: "quota".to_string(),
+                detail: "quota, vcpus 4".to_string(),
+                from: SimTime(0),
+                to: None,
+                baseline_pending: 1.0,
+                recovery: Recovery::OpenAtEnd,
+            },
+        ],
+    }
+}
+
+fn failure(
+    time: u64,
+    machine: &str,
+    command: &str,
+    kind: &str,
+    stage: Option<&str>,
+    code: Option<&str>,
+) -> FailureRecord {
+    FailureRecord {
+        time: SimTime(time),
+        runner: "r1".to_string(),
+        machine: machine.to_string(),
+        command: command.to_string(),
+        kind: kind.to_string(),
+        stage: stage.map(str::to_string),
+        code: code.map(str::to_string),
+        message: format!("{command} failed"),
     }
 }

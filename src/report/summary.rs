@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::sim::records::{CostState, Finding, JobOutcome, RunRecords};
+use crate::sim::recovery::Recovery;
 
 /// Version of the `summary.json` schema; raised on any breaking change (issue 4 item 9).
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -39,8 +40,15 @@ pub struct Summary {
     pub machines: MachineCounts,
     /// Cost split by machine state, USD.
     pub cost_usd: CostSplit,
-    /// Driver (docker-machine) calls.
+    /// Driver (docker-machine) calls and the cloud API calls behind them.
     pub api: ApiCounts,
+    /// Failed creates by stage and cloud error code, and failed removals (issue 5 item 7).
+    #[serde(default)]
+    pub failures: Failures,
+    /// The scenario's fault windows with the pending queue's recovery after each (issue 5
+    /// item 7); empty without `[[faults]]`.
+    #[serde(default)]
+    pub faults: Vec<FaultWindow>,
     /// Count of findings in `quirks` whose invariant is `machines_within_limit` (machines
     /// beyond `limit` through the paths spec Q10 documents; DESIGN.md "Terms").
     pub limit_excess: u64,
@@ -183,15 +191,108 @@ impl CostSplit {
     }
 }
 
-/// `api.*`: driver calls (docker-machine commands).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `api.*`: driver calls (docker-machine commands) and the cloud API requests behind them
+/// (issue 5 item 7; what each command sends comes from the profile's `[api_calls]`,
+/// cloud-faults §2, §7 `api.calls_per_create`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ApiCounts {
-    /// All calls (sum of `by_command`).
+    /// All driver calls (sum of `by_command`).
     pub calls: u64,
-    /// Calls answered with a rate-limit error (cloud-faults §1).
+    /// Cloud API attempts answered with the cloud's throttle error (sum of
+    /// `by_operation.*.throttled`; cloud-faults §2).
     pub throttled: u64,
-    /// Calls per docker-machine command (`create`, `rm`, …), sorted by command.
+    /// Driver calls per docker-machine command (`create`, `rm`, …), sorted by command.
     pub by_command: BTreeMap<String, u64>,
+    /// Cloud API requests per API operation (`RunInstances`, `DescribeInstances`, …), sorted:
+    /// `calls` counts every attempt (SDK retries included), `throttled` the attempts answered
+    /// with the throttle error. Empty for profiles without `[api_calls]`.
+    #[serde(default)]
+    pub by_operation: BTreeMap<String, OperationCalls>,
+    /// Creates that completed successfully.
+    #[serde(default)]
+    pub successful_creates: u64,
+    /// All cloud API requests of the run (every operation, failed creates, stops, removals and
+    /// connectivity checks included) over `successful_creates`, rounded to 0.001; `null`
+    /// without a successful create. Compare with cloud-faults §7 `api.calls_per_create`
+    /// (create + remove lifecycle) plus `api.calls_per_job` per job.
+    #[serde(default, serialize_with = "ser_opt_ms")]
+    pub calls_per_successful_create: Option<f64>,
+}
+
+/// `api.by_operation.<operation>`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationCalls {
+    /// Requests sent (attempts).
+    pub calls: u64,
+    /// Attempts throttled.
+    pub throttled: u64,
+}
+
+/// `failures.*`: failed `docker-machine create` calls (top level) and failed removals
+/// (`removal`), from the fake cloud's log of failed driver calls.
+///
+/// * `by_kind`: `rate_limited`, `quota`, `insufficient_capacity`, `provisioning`, `timeout`
+///   (killed at GitLab Runner's 1 h timeout, spec §3.12), `other`; sums to `total`.
+/// * `by_stage`: the `docker-machine create` step that failed (cloud-faults §1.1):
+///   `pre_create_check`, `driver_create` (the create API call and the boot until the instance
+///   ID is saved), `wait_running`, `ssh`, `provision` (apt, Docker install), `tls_check`
+///   (certificates); `unknown` for a create killed at its timeout while not hung in the API
+///   call. Sums to `total`.
+/// * `by_code`: the cloud error code (`RequestLimitExceeded`, `VcpuLimitExceeded`,
+///   `InsufficientInstanceCapacity`, `QUOTA_EXCEEDED`, `ZONE_RESOURCE_POOL_EXHAUSTED`,
+///   `too_many_requests`, …, from the profile's `throttle_code`, `vcpus_code`,
+///   `instances_code`, `[capacity] code` or an `api_error` fault's `code`). Only failures
+///   that were a cloud API answer have one (not SSH/Docker-install/certificate failures nor
+///   timeouts), so it may sum to less than `total`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failures {
+    /// Failed creates (each one also ends a machine record as `creation_failed`).
+    pub total: u64,
+    /// By failure class.
+    pub by_kind: BTreeMap<String, u64>,
+    /// By create step.
+    pub by_stage: BTreeMap<String, u64>,
+    /// By cloud error code.
+    pub by_code: BTreeMap<String, u64>,
+    /// Failed removals.
+    pub removal: RemovalFailures,
+}
+
+/// `failures.removal.*`: failed `stop` (the runner only logs it), failed `rm -y` attempts (the
+/// runner retries, spec §3.9), and `rm -f` calls whose delete the cloud refused although the
+/// command exited 0 (quirk Q21: the VM stays and is orphaned). Timeouts included.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovalFailures {
+    /// All of them.
+    pub total: u64,
+    /// By command (`stop`, `rm -y`, `rm -f`).
+    pub by_command: BTreeMap<String, u64>,
+    /// By cloud error code (only failures with one).
+    pub by_code: BTreeMap<String, u64>,
+}
+
+/// One `faults[]` entry: a `[[faults]]` window and the recovery of the pending queue after it
+/// (definition in [`crate::sim::recovery`]: from the end of the window until pending jobs are
+/// back to their time-weighted mean over the hour before the window).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    /// Fault kind (`provisioning`, `rate_limit`, `quota`, …).
+    pub kind: String,
+    /// Kind and parameters in one line.
+    pub detail: String,
+    /// Window start, seconds.
+    pub from_s: f64,
+    /// Window end, seconds; `null` when the window has no end.
+    pub to_s: Option<f64>,
+    /// Mean pending jobs over the hour before the window (0.001 precision).
+    #[serde(serialize_with = "ser_milli")]
+    pub baseline_pending: f64,
+    /// Seconds from the window's end until pending jobs were back to the baseline; `null`
+    /// when they never were by the horizon or the window had not ended.
+    #[serde(serialize_with = "ser_opt_ms")]
+    pub recovery_s: Option<f64>,
+    /// `recovered`, `not recovered by the horizon`, or `window not ended by the horizon`.
+    pub status: String,
 }
 
 /// One invariant violation as written in `summary.json`.
@@ -281,7 +382,46 @@ pub fn summarize(r: &RunRecords) -> Summary {
         calls: r.api_calls.values().sum(),
         throttled: r.api_throttled,
         by_command: r.api_calls.clone(),
+        by_operation: r
+            .api_by_operation
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    OperationCalls {
+                        calls: v.calls,
+                        throttled: v.throttled,
+                    },
+                )
+            })
+            .collect(),
+        successful_creates: r.successful_creates,
+        calls_per_successful_create: r.api_calls_per_successful_create,
     };
+    let failures = failures(r);
+    let faults = r
+        .fault_windows
+        .iter()
+        .map(|w| {
+            let (recovery_s, status) = match w.recovery {
+                Recovery::Recovered(at) => (
+                    w.to.map(|to| at.since(to).as_millis() as f64 / 1000.0),
+                    "recovered",
+                ),
+                Recovery::NotRecovered => (None, "not recovered by the horizon"),
+                Recovery::OpenAtEnd => (None, "window not ended by the horizon"),
+            };
+            FaultWindow {
+                kind: w.kind.clone(),
+                detail: w.detail.clone(),
+                from_s: w.from.as_millis() as f64 / 1000.0,
+                to_s: w.to.map(|t| t.as_millis() as f64 / 1000.0),
+                baseline_pending: w.baseline_pending,
+                recovery_s,
+                status: status.to_string(),
+            }
+        })
+        .collect();
 
     let mut quirks = BTreeMap::new();
     for q in &r.quirks {
@@ -300,6 +440,8 @@ pub fn summarize(r: &RunRecords) -> Summary {
         machines,
         cost_usd,
         api,
+        failures,
+        faults,
         limit_excess: r
             .quirks
             .iter()
@@ -314,6 +456,34 @@ pub fn summarize(r: &RunRecords) -> Summary {
         quirks,
         warnings: r.warnings.clone(),
     }
+}
+
+/// `failures.*` from the failed driver calls (see [`Failures`]).
+fn failures(r: &RunRecords) -> Failures {
+    let mut f = Failures::default();
+    for x in &r.failures {
+        match x.command.as_str() {
+            "create" => {
+                f.total += 1;
+                *f.by_kind.entry(x.kind.clone()).or_default() += 1;
+                let stage = x.stage.clone().unwrap_or_else(|| "unknown".to_string());
+                *f.by_stage.entry(stage).or_default() += 1;
+                if let Some(c) = &x.code {
+                    *f.by_code.entry(c.clone()).or_default() += 1;
+                }
+            }
+            "stop" | "rm -y" | "rm -f" => {
+                let rm = &mut f.removal;
+                rm.total += 1;
+                *rm.by_command.entry(x.command.clone()).or_default() += 1;
+                if let Some(c) = &x.code {
+                    *rm.by_code.entry(c.clone()).or_default() += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    f
 }
 
 /// Queue times (ms) of the picked jobs, ascending.
@@ -357,6 +527,10 @@ pub(crate) fn round_to(x: f64, per_unit: f64) -> f64 {
 
 fn ser_usd<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(round_to(*x, 1e6))
+}
+
+fn ser_milli<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round_to(*x, 1e3))
 }
 
 fn ser_opt_ms<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
@@ -551,8 +725,61 @@ mod tests {
       "config": 3,
       "create": 4,
       "rm": 2
+    },
+    "by_operation": {
+      "DescribeInstances": {
+        "calls": 20,
+        "throttled": 0
+      },
+      "RunInstances": {
+        "calls": 4,
+        "throttled": 1
+      }
+    },
+    "successful_creates": 3,
+    "calls_per_successful_create": 8.0
+  },
+  "failures": {
+    "total": 1,
+    "by_kind": {
+      "rate_limited": 1
+    },
+    "by_stage": {
+      "driver_create": 1
+    },
+    "by_code": {
+      "RequestLimitExceeded": 1
+    },
+    "removal": {
+      "total": 1,
+      "by_command": {
+        "rm -y": 1
+      },
+      "by_code": {
+        "InternalError": 1
+      }
     }
   },
+  "faults": [
+    {
+      "kind": "capacity",
+      "detail": "capacity",
+      "from_s": 20.0,
+      "to_s": 30.0,
+      "baseline_pending": 2.6,
+      "recovery_s": 1.0,
+      "status": "recovered"
+    },
+    {
+      "kind": "quota",
+      "detail": "quota, vcpus 4",
+      "from_s": 0.0,
+      "to_s": null,
+      "baseline_pending": 1.0,
+      "recovery_s": null,
+      "status": "window not ended by the horizon"
+    }
+  ],
   "limit_excess": 2,
   "invariant_violations": 1,
   "violations": [
@@ -571,6 +798,62 @@ mod tests {
   ]
 }"#;
         assert_eq!(json, expected);
+    }
+
+    #[test]
+    fn failures_split_creation_and_removal() {
+        let f = summarize(&fixture::records()).failures;
+        // m3's create (rate limited at the create operation) is the only creation failure;
+        // m1's rm -y the only removal failure; the config failure is in neither.
+        assert_eq!(f.total, 1);
+        assert_eq!(
+            f.by_stage,
+            BTreeMap::from([("driver_create".to_string(), 1)])
+        );
+        assert_eq!(f.by_kind, BTreeMap::from([("rate_limited".to_string(), 1)]));
+        assert_eq!(
+            f.by_code,
+            BTreeMap::from([("RequestLimitExceeded".to_string(), 1)])
+        );
+        assert_eq!(f.removal.total, 1);
+        assert_eq!(
+            f.removal.by_command,
+            BTreeMap::from([("rm -y".to_string(), 1)])
+        );
+    }
+
+    #[test]
+    fn fixture_fault_windows_match_the_recovery_definition() {
+        // The fixture's hand-computed baseline and recovery (module doc of `fixture`) are what
+        // `sim::recovery` computes from its jobs.
+        let r = fixture::records();
+        let steps = crate::sim::recovery::pending_steps(&r.jobs);
+        let end = crate::time::SimTime(r.simulated.as_millis());
+        for w in &r.fault_windows {
+            let (b, rec) = crate::sim::recovery::fault_recovery(&steps, w.from, w.to, end);
+            assert!((b - w.baseline_pending).abs() < 1e-12, "{}: {b}", w.kind);
+            assert_eq!(rec, w.recovery, "{}", w.kind);
+        }
+    }
+
+    #[test]
+    fn old_summaries_without_fault_keys_still_read() {
+        let mut v = serde_json::to_value(summarize(&fixture::records())).expect("serialise");
+        let o = v.as_object_mut().expect("object");
+        o.remove("failures");
+        o.remove("faults");
+        let api = o["api"].as_object_mut().expect("api");
+        for k in [
+            "by_operation",
+            "successful_creates",
+            "calls_per_successful_create",
+        ] {
+            api.remove(k);
+        }
+        let s: Summary = serde_json::from_value(v).expect("read back");
+        assert_eq!(s.failures, Failures::default());
+        assert!(s.faults.is_empty());
+        assert_eq!(s.api.calls_per_successful_create, None);
     }
 
     #[test]

@@ -21,7 +21,11 @@ const LABEL_WIDTH: usize = 22;
 ///
 /// Rows: jobs; queue time p50/p95/p99/max (nearest rank, human durations such as `1m12s`);
 /// machines created / creation failed / removed / peak; peak by state; cost in USD with the
-/// idle share (idle cost ÷ total, %); API calls and throttled; left running / orphaned; limit
+/// idle share (idle cost ÷ total, %); API calls and throttled attempts (by API operation when
+/// some were throttled), with the cloud API requests
+/// and their number per successful create when the profile counts them; creation failures
+/// by stage and cloud error code and removal failures (only when there were some); one row
+/// per fault window with its recovery; left running / orphaned; limit
 /// excess; quirks (only when some were counted); invariant violations with the first
 /// [`MAX_VIOLATION_LINES`] findings; config warnings. Ends with a newline.
 pub fn terminal_summary(r: &RunRecords, s: &Summary) -> String {
@@ -94,10 +98,66 @@ pub fn terminal_summary(r: &RunRecords, s: &Summary) -> String {
             usd(c.orphaned)
         ),
     );
-    row(
-        "api calls",
-        format!("{}  throttled {}", s.api.calls, s.api.throttled),
-    );
+    let mut api = format!("{}  throttled {}", s.api.calls, s.api.throttled);
+    let throttled_ops: Vec<String> = s
+        .api
+        .by_operation
+        .iter()
+        .filter(|(_, o)| o.throttled > 0)
+        .map(|(op, o)| format!("{op} {}", o.throttled))
+        .collect();
+    if !throttled_ops.is_empty() {
+        api.push_str(&format!(" ({})", throttled_ops.join(", ")));
+    }
+    if !s.api.by_operation.is_empty() {
+        let requests: u64 = s.api.by_operation.values().map(|o| o.calls).sum();
+        let per = s
+            .api
+            .calls_per_successful_create
+            .map_or_else(|| "-".to_string(), |x| format!("{:.1}", round_to(x, 10.0)));
+        api.push_str(&format!(
+            "  cloud requests {requests} ({per} per successful create)"
+        ));
+    }
+    row("api calls", api);
+    let f = &s.failures;
+    if f.total > 0 {
+        let mut line = format!("{}  by stage: {}", f.total, counts(&f.by_stage));
+        if !f.by_code.is_empty() {
+            line.push_str(&format!("  by code: {}", counts(&f.by_code)));
+        }
+        row("create failures", line);
+    }
+    if f.removal.total > 0 {
+        let mut line = format!("{}  {}", f.removal.total, counts(&f.removal.by_command));
+        if !f.removal.by_code.is_empty() {
+            line.push_str(&format!("  by code: {}", counts(&f.removal.by_code)));
+        }
+        row("removal failures", line);
+    }
+    for w in &s.faults {
+        let span = match w.to_s {
+            Some(to) => format!(
+                "{}-{}",
+                human_ms((w.from_s * 1000.0) as u64),
+                human_ms((to * 1000.0) as u64)
+            ),
+            None => format!("from {}", human_ms((w.from_s * 1000.0) as u64)),
+        };
+        let outcome = match w.recovery_s {
+            Some(0.0) => format!(
+                "pending at {:.2} or less (mean of the hour before) when it ended",
+                w.baseline_pending
+            ),
+            Some(x) => format!(
+                "pending back to {:.2} (mean of the hour before) {} after the end",
+                w.baseline_pending,
+                human_ms((x * 1000.0).round() as u64)
+            ),
+            None => w.status.clone(),
+        };
+        row("fault window", format!("{}  {span}: {outcome}", w.detail));
+    }
     row(
         "at end",
         format!("left running {}  orphaned {}", m.left_running, m.orphaned),
@@ -131,6 +191,12 @@ pub fn terminal_summary(r: &RunRecords, s: &Summary) -> String {
         s.warnings.len()
     );
     out
+}
+
+/// `key n  key n` in key order.
+fn counts(m: &std::collections::BTreeMap<String, u64>) -> String {
+    let v: Vec<String> = m.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    v.join("  ")
 }
 
 /// A duration for humans: `0s`, `850ms`, `12.3s` (tenths below a minute), `1m12s`,
@@ -192,7 +258,9 @@ mod tests {
         let r = fixture::records();
         let t = terminal_summary(&r, &summarize(&r));
         // Queue times sorted 5s, 30s, 90s, 90.345s: p50 30s, p95/p99/max 90.345s → 1m30s.
-        // Idle share 0.003 / 0.0318 = 9.43…% → 9.4%.
+        // Idle share 0.003 / 0.0318 = 9.43…% → 9.4%. Cloud requests 4 + 20 = 24 over 3
+        // successful creates = 8.0; one failed create, one failed rm -y (the config failure
+        // is neither); fault windows as in the fixture's module doc.
         let expected = "\
 simrun summary: analytic (seed 42, 2m30s simulated)
   jobs                  total 5  succeeded 2  failed 1  running 1  pending 1
@@ -200,7 +268,11 @@ simrun summary: analytic (seed 42, 2m30s simulated)
   machines              created 3  creation failed 1  removed 1  peak 3
   peak by state         creating 2  idle 1  acquired 1  used 2  removing 1
   cost (USD)            total 0.0318  idle 0.0030 (9.4% of total)  orphaned 0.0100
-  api calls             9  throttled 1
+  api calls             9  throttled 1 (RunInstances 1)  cloud requests 24 (8.0 per successful create)
+  create failures       1  by stage: driver_create 1  by code: RequestLimitExceeded 1
+  removal failures      1  rm -y 1  by code: InternalError 1
+  fault window          capacity  20s-30s: pending back to 2.60 (mean of the hour before) 1s after the end
+  fault window          quota, vcpus 4  from 0s: window not ended by the horizon
   at end                left running 1  orphaned 1
   limit excess          2
   quirks counted        Q10 2  Q6 1

@@ -4,5 +4,7 @@
 //! that `scenario` can use them without importing `sim`.
 
 pub mod engine;
+pub mod metrics;
 pub mod records;
+pub mod recovery;
 pub mod world;

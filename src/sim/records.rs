@@ -188,6 +188,56 @@ pub struct Finding {
     pub quirk: Option<&'static str>,
 }
 
+/// Cloud API calls of one operation (issue 5 item 7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OperationCount {
+    /// Requests sent (every attempt, SDK retries and throttled ones included).
+    pub calls: u64,
+    /// Attempts answered with the cloud's throttle error.
+    pub throttled: u64,
+}
+
+/// A driver call that failed, as the runner saw it (from the fake cloud's log,
+/// [`crate::fake_cloud::FakeCloud::failures`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureRecord {
+    /// When the command ended (or was killed at its timeout).
+    pub time: SimTime,
+    /// The runner id.
+    pub runner: String,
+    /// The machine.
+    pub machine: String,
+    /// The docker-machine command (`create`, `stop`, `rm -y`, `rm -f`, `config`, `url`).
+    pub command: String,
+    /// The failure class ([`crate::cloud::DriverErrorKind::key`]: `rate_limited`, `quota`,
+    /// `insufficient_capacity`, `provisioning`, `timeout`, …).
+    pub kind: String,
+    /// The create step that failed ([`crate::cloud::ProvisioningStage::key`]), when known.
+    pub stage: Option<String>,
+    /// The cloud error code (`RequestLimitExceeded`, `QUOTA_EXCEEDED`, …), when the failure
+    /// was a cloud API answer.
+    pub code: Option<String>,
+    /// The message GitLab Runner logged.
+    pub message: String,
+}
+
+/// One `[[faults]]` window and the queue's recovery after it ([`crate::sim::recovery`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultWindowRecord {
+    /// The fault kind (`provisioning`, `rate_limit`, …).
+    pub kind: String,
+    /// A short description of the fault (stage, factor, quota, scope).
+    pub detail: String,
+    /// Window start.
+    pub from: SimTime,
+    /// Window end, `None` when the window has no end.
+    pub to: Option<SimTime>,
+    /// Mean pending jobs over the hour before `from` (time-weighted).
+    pub baseline_pending: f64,
+    /// Recovery after `to`.
+    pub recovery: crate::sim::recovery::Recovery,
+}
+
 /// Everything a run produced.
 #[derive(Clone, Debug, Default)]
 pub struct RunRecords {
@@ -213,6 +263,19 @@ pub struct RunRecords {
     pub api_calls: std::collections::BTreeMap<String, u64>,
     /// Calls answered with a rate-limit error.
     pub api_throttled: u64,
+    /// Cloud API requests and throttled attempts by API operation (`RunInstances`,
+    /// `DescribeInstances`, …; [`crate::fake_cloud::FakeCloud::api_calls_by_operation`]).
+    pub api_by_operation: std::collections::BTreeMap<String, OperationCount>,
+    /// Creates that completed successfully in the cloud.
+    pub successful_creates: u64,
+    /// All cloud API requests over successful creates
+    /// ([`crate::fake_cloud::FakeCloud::api_calls_per_successful_create`]); `None` before the
+    /// first success.
+    pub api_calls_per_successful_create: Option<f64>,
+    /// Failed driver calls in time order.
+    pub failures: Vec<FailureRecord>,
+    /// The scenario's fault windows in scenario order, with the recovery after each.
+    pub fault_windows: Vec<FaultWindowRecord>,
     /// The fake cloud's own total bill, USD (the invariant checker compares it with the sum
     /// over machines).
     pub cloud_bill_usd: f64,

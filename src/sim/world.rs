@@ -1165,7 +1165,7 @@ impl<'s> World<'s> {
         }
         // Rows added by the final checks come last; keep the log in time order.
         self.events.sort_by_key(|e| e.time);
-        RunRecords {
+        let mut records = RunRecords {
             scenario: self.s.name.clone(),
             seed: self.s.seed,
             simulated: self.s.duration,
@@ -1181,7 +1181,10 @@ impl<'s> World<'s> {
             violations: self.violations,
             quirks: self.quirks,
             warnings,
-        }
+            ..RunRecords::default()
+        };
+        crate::sim::metrics::add_fault_metrics(&mut records, &self.cloud, &self.s.faults, end);
+        records
     }
 }
 
