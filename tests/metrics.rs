@@ -182,6 +182,15 @@ fn creation_failures_by_stage_and_code_on_the_fixed_cloud() {
     assert_eq!(f.by_kind, BTreeMap::from([("provisioning".to_string(), 7)]));
     assert!(f.by_code.is_empty());
     assert!(r.failures[0].message.contains("error installing docker"));
+    // The churn: 7 creations started inside the 5-minute window (12 … 264 s) and 6 failed in
+    // it (the 7th fails at 304 s, after the window): 1.4 and 1.2 per minute.
+    let w = &r.fault_windows[0];
+    assert!((w.creates_per_minute - 1.4).abs() < 1e-9, "{w:?}");
+    assert!((w.create_failures_per_minute - 1.2).abs() < 1e-9, "{w:?}");
+    assert_eq!(
+        w.baseline_creates_per_minute, 0.0,
+        "no hour before a window at 0"
+    );
     assert_eq!(
         r.jobs[0].outcome,
         simrun::sim::records::JobOutcome::Succeeded

@@ -275,6 +275,9 @@ pub(crate) fn records() -> RunRecords {
                 to: Some(SimTime(30_000)),
                 baseline_pending: 2.6,
                 recovery: Recovery::Recovered(SimTime(31_000)),
+                creates_per_minute: 12.0,
+                create_failures_per_minute: 6.0,
+                baseline_creates_per_minute: 1.5,
             },
             FaultWindowRecord {
                 kind: "quota".to_string(),
@@ -283,6 +286,9 @@ pub(crate) fn records() -> RunRecords {
                 to: None,
                 baseline_pending: 1.0,
                 recovery: Recovery::OpenAtEnd,
+                creates_per_minute: 0.25,
+                create_failures_per_minute: 0.0,
+                baseline_creates_per_minute: 0.0,
             },
         ],
     }

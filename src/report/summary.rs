@@ -293,6 +293,16 @@ pub struct FaultWindow {
     pub recovery_s: Option<f64>,
     /// `recovered`, `not recovered by the horizon`, or `window not ended by the horizon`.
     pub status: String,
+    /// Creations started per minute inside the window (the runner's retry churn; 0.001
+    /// precision).
+    #[serde(default, serialize_with = "ser_milli")]
+    pub creates_per_minute: f64,
+    /// Failed creates per minute inside the window.
+    #[serde(default, serialize_with = "ser_milli")]
+    pub create_failures_per_minute: f64,
+    /// Creations started per minute over the hour before the window.
+    #[serde(default, serialize_with = "ser_milli")]
+    pub baseline_creates_per_minute: f64,
 }
 
 /// One invariant violation as written in `summary.json`.
@@ -419,6 +429,9 @@ pub fn summarize(r: &RunRecords) -> Summary {
                 baseline_pending: w.baseline_pending,
                 recovery_s,
                 status: status.to_string(),
+                creates_per_minute: w.creates_per_minute,
+                create_failures_per_minute: w.create_failures_per_minute,
+                baseline_creates_per_minute: w.baseline_creates_per_minute,
             }
         })
         .collect();
@@ -768,7 +781,10 @@ mod tests {
       "to_s": 30.0,
       "baseline_pending": 2.6,
       "recovery_s": 1.0,
-      "status": "recovered"
+      "status": "recovered",
+      "creates_per_minute": 12.0,
+      "create_failures_per_minute": 6.0,
+      "baseline_creates_per_minute": 1.5
     },
     {
       "kind": "quota",
@@ -777,7 +793,10 @@ mod tests {
       "to_s": null,
       "baseline_pending": 1.0,
       "recovery_s": null,
-      "status": "window not ended by the horizon"
+      "status": "window not ended by the horizon",
+      "creates_per_minute": 0.25,
+      "create_failures_per_minute": 0.0,
+      "baseline_creates_per_minute": 0.0
     }
   ],
   "limit_excess": 2,

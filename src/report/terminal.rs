@@ -156,7 +156,16 @@ pub fn terminal_summary(r: &RunRecords, s: &Summary) -> String {
             ),
             None => w.status.clone(),
         };
-        row("fault window", format!("{}  {span}: {outcome}", w.detail));
+        row(
+            "fault window",
+            format!(
+                "{}  {span}: {outcome}; creates/min {:.1} (failed {:.1}, hour before {:.1})",
+                w.detail,
+                w.creates_per_minute,
+                w.create_failures_per_minute,
+                w.baseline_creates_per_minute
+            ),
+        );
     }
     row(
         "at end",
@@ -271,8 +280,8 @@ simrun summary: analytic (seed 42, 2m30s simulated)
   api calls             9  throttled 1 (RunInstances 1)  cloud requests 24 (8.0 per successful create)
   create failures       1  by stage: driver_create 1  by code: RequestLimitExceeded 1
   removal failures      1  rm -y 1  by code: InternalError 1
-  fault window          capacity  20s-30s: pending back to 2.60 (mean of the hour before) 1s after the end
-  fault window          quota, vcpus 4  from 0s: window not ended by the horizon
+  fault window          capacity  20s-30s: pending back to 2.60 (mean of the hour before) 1s after the end; creates/min 12.0 (failed 6.0, hour before 1.5)
+  fault window          quota, vcpus 4  from 0s: window not ended by the horizon; creates/min 0.2 (failed 0.0, hour before 0.0)
   at end                left running 1  orphaned 1
   limit excess          2
   quirks counted        Q10 2  Q6 1

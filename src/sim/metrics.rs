@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use crate::fake_cloud::FaultStage;
 use crate::fake_cloud::{FakeCloud, FaultKind, FaultSpec};
 use crate::sim::records::{EventRow, FailureRecord, FaultWindowRecord, OperationCount, RunRecords};
-use crate::sim::recovery::{Recovery, fault_recovery, pending_steps};
+use crate::sim::recovery::{BASELINE_SPAN, Recovery, fault_recovery, pending_steps};
 use crate::time::SimTime;
 
 /// Fills the metric fields of `r` from the cloud's counters and logs and the scenario's fault
@@ -131,6 +131,8 @@ pub fn add_fault_metrics(
                 ),
             });
         }
+        let win_end = to.map_or(end, |t| t.min(end));
+        let before = SimTime(from.0.saturating_sub(BASELINE_SPAN.as_millis()));
         windows.push(FaultWindowRecord {
             kind: f.kind.name().to_string(),
             detail,
@@ -138,6 +140,9 @@ pub fn add_fault_metrics(
             to,
             baseline_pending: baseline,
             recovery,
+            creates_per_minute: per_minute(&r.events, "creation started", from, win_end),
+            create_failures_per_minute: per_minute(&r.events, "creation failed", from, win_end),
+            baseline_creates_per_minute: per_minute(&r.events, "creation started", before, from),
         });
     }
     r.fault_windows = windows;
@@ -145,6 +150,18 @@ pub fn add_fault_metrics(
         r.events.extend(rows);
         r.events.sort_by_key(|e| e.time);
     }
+}
+
+/// Decision-log rows named `event` per minute of `[a, b)` (0 for an empty span).
+fn per_minute(events: &[EventRow], event: &str, a: SimTime, b: SimTime) -> f64 {
+    if b <= a {
+        return 0.0;
+    }
+    let n = events
+        .iter()
+        .filter(|e| e.event == event && e.time >= a && e.time < b)
+        .count();
+    n as f64 * 60_000.0 / (b.0 - a.0) as f64
 }
 
 /// A fault's kind and parameters in one line (`provisioning docker_install p=1`, …).

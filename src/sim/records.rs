@@ -236,6 +236,13 @@ pub struct FaultWindowRecord {
     pub baseline_pending: f64,
     /// Recovery after `to`.
     pub recovery: crate::sim::recovery::Recovery,
+    /// Creations started per minute inside the window (up to the horizon): the runner's
+    /// retry churn (spec §3.10: no backoff).
+    pub creates_per_minute: f64,
+    /// Failed creates per minute inside the window.
+    pub create_failures_per_minute: f64,
+    /// Creations started per minute over the hour before the window (`0` for a window at 0).
+    pub baseline_creates_per_minute: f64,
 }
 
 /// Everything a run produced.
