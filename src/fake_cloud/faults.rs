@@ -1,11 +1,26 @@
 //! Fault windows as data: the scenario's `[[faults]]` entries (issue 5 §5; cloud-faults §1–§3,
 //! §6, §7). This module only describes and validates them; [`super::driver::FakeCloud`] applies
-//! them (see [`super::driver::FakeCloud::with_faults`]).
+//! them (see [`super::driver::FakeCloud::with_faults`]) — except `image_pull`, which is not a
+//! cloud fault: the simulator applies it ([`crate::sim::world`]) to the Use that completes
+//! inside its window, drawing from its own `image-pull` stream.
 //!
 //! A fault acts from `from` to `to` (durations since the scenario start; `to` absent = until
 //! the end). It acts on the **API call or create stage that starts inside its window**
 //! (`from ≤ start < to`): a Docker-install outage fails exactly the creates whose
 //! `docker_install` stage starts in the window, whenever the create itself began.
+//!
+//! Why `image_pull` defaults to "not retried" (sources: GitLab Runner merge requests 2995
+//! "Stop considering docker pull image as runner system failure" and 3060/3142 (14.1–14.3:
+//! pull failures became build errors), 4098 (16.1: the runner's own failure reason
+//! `image_pull_failure`, sent to GitLab as `runner_system_failure` until GitLab accepts it,
+//! GitLab issue 414748) and 6873 (a failed pull "gives up on the first attempt"; transient
+//! ones are now retried inside the pull, all reported to GitLab as `runner_system_failure`)):
+//! since 14.1 a pull failure is a build error, which preparation does not retry (spec §0 W9).
+//! Before 14.1 it was a runner system failure — not a build error, so retried like any
+//! preparation error (W9; an inference from the merge requests, not a quoted log) — and that
+//! is the runner generation Docker Hub's pull rate limits (November 2020) hit: `retried =
+//! true`, the way a failure after Use reaches quirk Q18. simrun models no pull time and not
+//! the pull's own retries.
 //!
 //! TOML form (one table per fault; unknown keys are errors, as are keys the kind does not use):
 //!
@@ -27,6 +42,13 @@
 //! [[faults]]                      # "vCPU quota 64" for the whole run
 //! kind = "quota"
 //! vcpus = 64
+//!
+//! [[faults]]                      # Docker Hub rate-limits every pull for an hour
+//! kind = "image_pull"
+//! from = "2h"
+//! to = "3h"
+//! retried = true                  # GitLab Runner < 14.1: 3 attempts per job (Q18)
+//! scope = { runner = "docker-machine-gce" }
 //! ```
 //!
 //! Keys by kind (`from`, `to`, `scope` apply to all; `from` defaults to `"0s"`):

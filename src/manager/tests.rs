@@ -759,5 +759,9 @@ fn a_build_error_after_use_is_not_retried() {
     );
     assert_eq!(m.builds(0), 0);
     m.handle_timeout(SimTime(3000));
-    assert!(!actions(&mut m).iter().any(|x| matches!(x, Action::Use { .. })));
+    assert!(
+        !actions(&mut m)
+            .iter()
+            .any(|x| matches!(x, Action::Use { .. }))
+    );
 }
