@@ -229,3 +229,66 @@ fn an_on_demand_machine_is_released_by_cleanup_and_picked_again_w6() {
     );
     assert_eq!(job1.end.map(|t| t.as_millis()), Some(188 * S));
 }
+
+#[test]
+fn a_build_aborted_while_its_retry_waits_for_a_machine_pulls_nothing_more() {
+    // SIGTERM at 150 s, while attempt 2's Use waits for B (spec §0 M12: Use takes no
+    // deadline): the job fails at once with runner_interrupted (§0 W8); when Use returns B at
+    // 176 s, Cleanup releases it and no image is pulled for the aborted build.
+    let r = simulate(
+        "    IdleCount = 1\n",
+        &format!("{WINDOW}retried = true\n[[signals]]\nat = \"150s\"\nsignal = \"SIGTERM\"\n"),
+    );
+    assert_eq!(
+        rows(&r, "image pull failed", "")
+            .iter()
+            .map(|f| f.0)
+            .collect::<Vec<_>>(),
+        vec![123 * S]
+    );
+    let job1 = &r.jobs[0];
+    assert_eq!(job1.failure_reason.as_deref(), Some("runner_interrupted"));
+    assert_eq!(job1.end.map(|t| t.as_millis()), Some(150 * S));
+    assert_eq!(
+        r.quirks.iter().filter(|q| q.quirk == Some("Q18")).count(),
+        1
+    );
+}
+
+#[test]
+fn a_partial_probability_fails_some_pulls_and_replays_exactly() {
+    // probability 0.5, not retried: each Use in the window draws once from the image-pull
+    // stream. 12 more jobs at 3 min: some fail (at their Use, reason runner_system_failure),
+    // some run; the same seed gives the same outcomes.
+    let fault = format!(
+        "{WINDOW}probability = 0.5\n[[workload]]\nkind = \"burst\"\nat = \"3m\"\njobs = 12\nduration = \"30s\"\n"
+    );
+    let r = simulate(IDLE_1, &fault);
+    let fails = rows(&r, "image pull failed", "not retried: ");
+    let failed: Vec<u64> = r
+        .jobs
+        .iter()
+        .filter(|j| j.outcome == JobOutcome::Failed)
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(fails.len(), failed.len());
+    assert!(!failed.is_empty() && failed.len() < 13, "{failed:?}");
+    assert!(
+        r.jobs
+            .iter()
+            .filter(|j| j.outcome == JobOutcome::Failed)
+            .all(|j| j.failure_reason.as_deref() == Some("runner_system_failure"))
+    );
+    assert_eq!(
+        r.jobs
+            .iter()
+            .filter(|j| j.outcome == JobOutcome::Succeeded)
+            .count(),
+        14 - failed.len()
+    );
+    let again = simulate(IDLE_1, &fault);
+    assert_eq!(
+        rows(&again, "image pull failed", ""),
+        rows(&r, "image pull failed", "")
+    );
+}

@@ -809,8 +809,10 @@ impl<'s> World<'s> {
                 let Some(worker) = self.requests.remove(&request) else {
                     return;
                 };
+                // A build aborted meanwhile (SIGTERM) pulls nothing: Cleanup only.
+                let pulls = self.preparing.contains_key(&worker);
                 let outcome = match result {
-                    Ok(u) => match self.image_pull_fault(&runner) {
+                    Ok(u) => match pulls.then(|| self.image_pull_fault(&runner)).flatten() {
                         Some((error, retriable)) => {
                             self.event(
                                 &runner,
