@@ -3,6 +3,10 @@
 //! driven by the event engine in virtual time. This is the simulator's driver of the sans-IO
 //! core and manager (DESIGN.md principle 1); live mode will be the other.
 //!
+//! The world also plays the docker executor's image pull after a successful Use: an active
+//! `image_pull` fault makes it fail ([`crate::manager::UseOutcome::FailedAfterUse`], spec §3.6
+//! last paragraph, quirk Q18 when retried).
+//!
 //! One step at virtual time `t`: deliver what is due (job arrivals, driver completions, job
 //! ends, long-poll expiries, core and manager timers), then pass actions between manager, core,
 //! GitLab and cloud until none is left, then observe the machine states (timeline, cost per
