@@ -1,11 +1,26 @@
 //! Fault windows as data: the scenario's `[[faults]]` entries (issue 5 §5; cloud-faults §1–§3,
 //! §6, §7). This module only describes and validates them; [`super::driver::FakeCloud`] applies
-//! them (see [`super::driver::FakeCloud::with_faults`]).
+//! them (see [`super::driver::FakeCloud::with_faults`]) — except `image_pull`, which is not a
+//! cloud fault: the simulator applies it ([`crate::sim::world`]) to the Use that completes
+//! inside its window, drawing from its own `image-pull` stream.
 //!
 //! A fault acts from `from` to `to` (durations since the scenario start; `to` absent = until
 //! the end). It acts on the **API call or create stage that starts inside its window**
 //! (`from ≤ start < to`): a Docker-install outage fails exactly the creates whose
 //! `docker_install` stage starts in the window, whenever the create itself began.
+//!
+//! Why `image_pull` defaults to "not retried" (sources: GitLab Runner merge requests 2995
+//! "Stop considering docker pull image as runner system failure" and 3060/3142 (14.1–14.3:
+//! pull failures became build errors), 4098 (16.1: the runner's own failure reason
+//! `image_pull_failure`, sent to GitLab as `runner_system_failure` until GitLab accepts it,
+//! GitLab issue 414748) and 6873 (a failed pull "gives up on the first attempt"; transient
+//! ones are now retried inside the pull, all reported to GitLab as `runner_system_failure`)):
+//! since 14.1 a pull failure is a build error, which preparation does not retry (spec §0 W9).
+//! Before 14.1 it was a runner system failure — not a build error, so retried like any
+//! preparation error (W9; an inference from the merge requests, not a quoted log) — and that
+//! is the runner generation Docker Hub's pull rate limits (November 2020) hit: `retried =
+//! true`, the way a failure after Use reaches quirk Q18. simrun models no pull time and not
+//! the pull's own retries.
 //!
 //! TOML form (one table per fault; unknown keys are errors, as are keys the kind does not use):
 //!
@@ -27,6 +42,13 @@
 //! [[faults]]                      # "vCPU quota 64" for the whole run
 //! kind = "quota"
 //! vcpus = 64
+//!
+//! [[faults]]                      # Docker Hub rate-limits every pull for an hour
+//! kind = "image_pull"
+//! from = "2h"
+//! to = "3h"
+//! retried = true                  # GitLab Runner < 14.1: 3 attempts per job (Q18)
+//! scope = { runner = "docker-machine-gce" }
 //! ```
 //!
 //! Keys by kind (`from`, `to`, `scope` apply to all; `from` defaults to `"0s"`):
@@ -43,6 +65,7 @@
 //! | `listing_lag` | `delay` | a create's machine directory appears in the store only `delay` after the create starts (spec §3.5) |
 //! | `vanish` | `rate_per_hour` | ready VMs disappear (hazard per VM per hour): unreachable, not billed any more |
 //! | `spot_interruption` | `rate_per_hour`, `notice`? | spot VMs are reclaimed (hazard per VM per hour) after the notice (default: the profile's `[spot] notice`), cloud-faults §6 |
+//! | `image_pull` | `probability`?, `message`?, `retried`? | not a cloud fault: the job's image pull (a registry outage, Docker Hub's pull rate limit) fails right **after** Use marked the machine Used (spec §3.6 last paragraph); applied by the simulator ([`crate::sim::world`]), `scope.runner` only. GitLab Runner's message: `failed to pull image "alpine:latest" with specified policies [always]: Error response from daemon: <message>`, default message Docker Hub's `toomanyrequests: You have reached your pull rate limit…`. `retried` (default false) picks the runner's classification: false = GitLab Runner ≥ 14.1, where a pull failure is a build error that preparation does not retry (spec §0 W9: the job fails at once); true = GitLab Runner < 14.1, an infrastructure error retried like any preparation error (3 attempts, 3 s apart, W9), so the retry's Use takes another machine (quirk Q18). Either way the job fails with `runner_system_failure` |
 //! | `first_use_race` | `delay`?, `probability`?, `overwrite`? | the machine store starts fresh (no CA/client certificates); creates that start within `delay` (default 2 s) of the first one race on the certificate bootstrap (cloud-faults §1.5, step 1 of §1.1): each racer, with `probability` (default 1), either overwrites the CA (with probability `overwrite`, default 0: every later TLS check and `docker-machine config` fails with `x509: certificate signed by unknown authority`, the "non-working environment" of GitLab's docs) or fails at once with `Error generating certificates: certificate authority key already exists` / `client key already exists` |
 
 use serde::Deserialize;
@@ -77,6 +100,8 @@ pub enum FaultKind {
     SpotInterruption,
     /// Concurrent first creates race on the certificate bootstrap of a fresh store.
     FirstUseRace,
+    /// The job's image pull fails after Use (applied by the simulator, not the fake cloud).
+    ImagePull,
 }
 
 impl FaultKind {
@@ -94,6 +119,7 @@ impl FaultKind {
             FaultKind::Vanish => "vanish",
             FaultKind::SpotInterruption => "spot_interruption",
             FaultKind::FirstUseRace => "first_use_race",
+            FaultKind::ImagePull => "image_pull",
         }
     }
 }
@@ -175,7 +201,8 @@ pub struct FaultSpec {
     pub factor: Option<f64>,
     /// `api_error`: the cloud error code (`InternalError`, `ServiceUnavailable`, …).
     pub code: Option<String>,
-    /// `api_error`, `provisioning`, `removal_outage`: the message (default: the cloud's).
+    /// `api_error`, `provisioning`, `removal_outage`, `image_pull`: the message (default: the
+    /// cloud's; for `image_pull` Docker Hub's pull-rate-limit answer, [`DOCKER_HUB_RATE_LIMIT`]).
     pub message: Option<String>,
     /// `quota`: instance quota (count).
     pub instances: Option<u32>,
@@ -194,6 +221,9 @@ pub struct FaultSpec {
     /// `first_use_race`: probability (0–1) that a racing create overwrites the CA instead of
     /// failing (default 0).
     pub overwrite: Option<f64>,
+    /// `image_pull`: whether preparation retries the failure (true: GitLab Runner < 14.1, an
+    /// infrastructure error; false, the default: ≥ 14.1, a build error, spec §0 W9).
+    pub retried: Option<bool>,
 }
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<SimDuration, D::Error> {
@@ -225,6 +255,7 @@ impl FaultSpec {
             rate_per_hour: None,
             notice: None,
             overwrite: None,
+            retried: None,
         }
     }
 
@@ -284,6 +315,7 @@ impl FaultSpec {
             ("rate_per_hour", self.rate_per_hour.is_some()),
             ("notice", self.notice.is_some()),
             ("overwrite", self.overwrite.is_some()),
+            ("retried", self.retried.is_some()),
         ];
         let (allowed, required): (&[&str], &[&str]) = match self.kind {
             FaultKind::RateLimit => (&["factor"], &["factor"]),
@@ -297,6 +329,7 @@ impl FaultSpec {
             FaultKind::Vanish => (&["rate_per_hour"], &["rate_per_hour"]),
             FaultKind::SpotInterruption => (&["rate_per_hour", "notice"], &["rate_per_hour"]),
             FaultKind::FirstUseRace => (&["delay", "probability", "overwrite"], &[]),
+            FaultKind::ImagePull => (&["probability", "message", "retried"], &[]),
         };
         if let Some((k, _)) = present.iter().find(|(k, p)| *p && !allowed.contains(k)) {
             return Err(format!(
@@ -332,6 +365,19 @@ impl FaultSpec {
                 "scope.operation = {op:?} does not apply to kind = \"removal_outage\" (expected \"rm -y\" or \"rm -f\", or leave it out for both)"
             ));
         }
+        if self.kind == FaultKind::ImagePull {
+            let s = &self.scope;
+            let other = [
+                ("operation", s.operation.is_some()),
+                ("zone", s.zone.is_some()),
+                ("instance_type", s.instance_type.is_some()),
+            ];
+            if let Some((k, _)) = other.iter().find(|(_, there)| *there) {
+                return Err(format!(
+                    "scope.{k} does not apply to kind = \"image_pull\" (an image pull goes to the registry, not the cloud: only scope.runner)"
+                ));
+            }
+        }
         if let Some(f) = self.factor
             && !(f.is_finite() && f > 0.0)
         {
@@ -350,6 +396,24 @@ impl FaultSpec {
             return Err("code must not be empty".into());
         }
         Ok(())
+    }
+}
+
+/// Docker Hub's answer once the anonymous or free-tier pull rate limit is reached (the default
+/// `image_pull` message; Docker's "increase-rate-limit" documentation, enforced since
+/// November 2020).
+pub const DOCKER_HUB_RATE_LIMIT: &str = "toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit";
+
+impl FaultSpec {
+    /// GitLab Runner's preparation error for an `image_pull` fault: the docker executor's
+    /// `failed to pull image … with specified policies [always]` around the daemon's answer
+    /// (the fault's `message`, default [`DOCKER_HUB_RATE_LIMIT`]). Jobs in simrun carry no
+    /// image name: `alpine:latest` stands for the job's image.
+    pub fn image_pull_error(&self) -> String {
+        format!(
+            "failed to pull image \"alpine:latest\" with specified policies [always]: Error response from daemon: {}",
+            self.message.as_deref().unwrap_or(DOCKER_HUB_RATE_LIMIT)
+        )
     }
 }
 
@@ -489,12 +553,51 @@ notice = "2m"
                 "rate_per_hour must be",
             ),
             ("kind = \"listing_lag\"", "needs `delay`"),
+            (
+                "kind = \"image_pull\"\nscope = { zone = \"us-east1-b\" }",
+                "scope.zone does not apply to kind = \"image_pull\"",
+            ),
+            (
+                "kind = \"image_pull\"\nstage = \"certs\"",
+                "key `stage` does not apply to kind = \"image_pull\"",
+            ),
+            (
+                "kind = \"capacity\"\nretried = true",
+                "key `retried` does not apply to kind = \"capacity\"",
+            ),
         ];
         for (body, want) in cases {
             let f = parse(&format!("[[faults]]\n{body}\n")).unwrap();
             let e = validate_all(&f, H4).unwrap_err();
             assert!(e.contains(want), "{body}: {e}");
         }
+    }
+
+    #[test]
+    fn image_pull_parses_with_its_keys_and_builds_the_runners_message() {
+        let f = parse(
+            "[[faults]]\nkind = \"image_pull\"\nfrom = \"1h\"\nto = \"2h\"\nprobability = 0.5\nretried = true\nscope = { runner = \"r\" }\n",
+        )
+        .unwrap();
+        validate_all(&f, H4).unwrap();
+        assert_eq!(f[0].kind, FaultKind::ImagePull);
+        assert_eq!(f[0].retried, Some(true));
+        assert_eq!(f[0].scope.runner.as_deref(), Some("r"));
+        assert!(
+            f[0].image_pull_error().ends_with(
+                "Error response from daemon: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"
+            ),
+            "{}",
+            f[0].image_pull_error()
+        );
+        let e = parse("[[faults]]\nkind = \"image_pull\"\nretried = \"yes\"\n").unwrap_err();
+        assert!(e.contains("invalid type"), "{e}");
+        let mut g = FaultSpec::new(FaultKind::ImagePull);
+        g.message = Some("Get https://registry-1.docker.io/v2/: Service Unavailable".into());
+        assert_eq!(
+            g.image_pull_error(),
+            "failed to pull image \"alpine:latest\" with specified policies [always]: Error response from daemon: Get https://registry-1.docker.io/v2/: Service Unavailable"
+        );
     }
 
     #[test]

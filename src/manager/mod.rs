@@ -21,6 +21,12 @@
 //!   runner for 60 min, then one request is forced (M6).
 //! * Preparation (Use) attempted 3 times in total, waiting 3 s after every failed attempt,
 //!   the last included, then the job fails with `runner_system_failure` (§3.6, W9).
+//! * A preparation step that fails **after** Use succeeded ([`UseOutcome::FailedAfterUse`],
+//!   e.g. the job's image pull): the executor's Cleanup releases a machine Use returned as new
+//!   data; an infrastructure error is retried like a failed Use, with the same Acquire data —
+//!   the machine from Acquire is Used now, so the core's Use takes another machine (quirk
+//!   Q18; W6); a build error is not retried (W9). The machine from Acquire stays Used until
+//!   the worker's deferred Release.
 //!
 //! * Signals (spec §4.1, §0 W8, M17): SIGQUIT stops the feeder, cancels job requests (their
 //!   machines are released), lets running jobs finish, then shuts the provider down under
@@ -162,12 +168,31 @@ pub enum UseOutcome {
     },
     /// Preparation failed (an infrastructure error: retried, W9).
     Failed(String),
+    /// Use succeeded — the machine is Used and its UsedCount raised (§3.6 step 5) — and a
+    /// later preparation step failed (spec §3.6 last paragraph), e.g. the docker executor's
+    /// image pull. The executor's Cleanup releases `machine` when `new_data` (§3.6 step 3,
+    /// §3.11; W6: it may be picked again). `retriable`: an infrastructure error, retried with
+    /// the same Acquire data after 3 s (W9) — the machine from Acquire is Used now, so the
+    /// retry's Use takes another one (quirk Q18); otherwise a build error, not retried: the
+    /// job fails at once.
+    FailedAfterUse {
+        /// The machine Use returned (`None` for executors without machines).
+        machine: Option<String>,
+        /// Whether Use returned new data (released by Cleanup).
+        new_data: bool,
+        /// GitLab Runner's error message.
+        error: String,
+        /// Whether preparation retries it (infrastructure error) or not (build error).
+        retriable: bool,
+    },
 }
 
 /// Why the manager failed a job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureReason {
-    /// Preparation failed 3 times (spec §3.6).
+    /// Preparation failed 3 times (spec §3.6), or a preparation step failed with a build
+    /// error GitLab Runner reports as a system failure (an image pull failure: the runner's
+    /// own `image_pull_failure` reason is sent to GitLab as `runner_system_failure`).
     RunnerSystemFailure,
     /// Aborted by SIGTERM/SIGINT (spec §4.1, §0 W8).
     RunnerInterrupted,
@@ -835,6 +860,11 @@ impl Manager {
             if let UseOutcome::Ready {
                 machine: Some(m),
                 new_data: true,
+            }
+            | UseOutcome::FailedAfterUse {
+                machine: Some(m),
+                new_data: true,
+                ..
             } = outcome
             {
                 self.actions.push_back(Action::Release {
@@ -877,26 +907,65 @@ impl Manager {
                     machine,
                 });
             }
-            UseOutcome::Failed(e) => {
-                if self.sabotage == Sabotage::FailJobOnEveryPreparationAttempt
-                    && attempt < PREPARATION_ATTEMPTS
-                {
+            UseOutcome::Failed(e) => self.preparation_failed(now, w, job, acquired, attempt, e),
+            UseOutcome::FailedAfterUse {
+                machine,
+                new_data,
+                error,
+                retriable,
+            } => {
+                // The executor's Cleanup releases what Use obtained itself (§3.6 step 3).
+                if new_data && let Some(m) = machine {
+                    self.actions.push_back(Action::Release {
+                        runner: r,
+                        machine: m,
+                    });
+                }
+                if retriable {
+                    self.preparation_failed(now, w, job, acquired, attempt, error);
+                } else {
+                    // A build error is not retried at all (W9).
                     self.actions.push_back(Action::JobFailed {
                         runner: r,
                         job,
                         reason: FailureReason::RunnerSystemFailure,
-                        message: e.clone(),
+                        message: error,
                     });
+                    self.finish_cycle(w, acquired, now);
                 }
-                self.workers[w].phase = Phase::PrepWait {
-                    job,
-                    acquired,
-                    attempt,
-                    until: now + PREPARATION_RETRY_WAIT,
-                    last_error: e,
-                };
             }
         }
+    }
+
+    /// A failed preparation attempt (an infrastructure error): wait 3 s, then retry or give
+    /// up (W9; [`Manager::handle_timeout`]).
+    fn preparation_failed(
+        &mut self,
+        now: SimTime,
+        w: WorkerId,
+        job: JobId,
+        acquired: Option<String>,
+        attempt: u32,
+        e: String,
+    ) {
+        let r = self.workers[w].runner;
+        if self.sabotage == Sabotage::FailJobOnEveryPreparationAttempt
+            && attempt < PREPARATION_ATTEMPTS
+        {
+            self.actions.push_back(Action::JobFailed {
+                runner: r,
+                job,
+                reason: FailureReason::RunnerSystemFailure,
+                message: e.clone(),
+            });
+        }
+        self.workers[w].phase = Phase::PrepWait {
+            job,
+            acquired,
+            attempt,
+            until: now + PREPARATION_RETRY_WAIT,
+            last_error: e,
+        };
     }
 
     fn on_job_done(&mut self, now: SimTime, w: WorkerId) {

@@ -629,3 +629,139 @@ fn signal_cancels_job_requests_and_acquires_in_flight_m17() {
         ]
     );
 }
+
+/// Runs one worker up to its first Use: Acquire gives machine "a", GitLab job 7.
+fn preparing_job_7_on_acquired_a() -> Manager {
+    let mut m = Manager::new(
+        settings(1, 3, &[(0, 1, true)]),
+        crate::random::RngStreams::new(1).stream("manager"),
+    );
+    m.start(SimTime::ZERO);
+    let t = SimTime::ZERO;
+    assert!(matches!(m.poll_action(), Some(Action::Acquire { .. })));
+    m.handle(
+        t,
+        Input::AcquireDone {
+            worker: 0,
+            outcome: AcquireOutcome::Machine("a".into()),
+        },
+    );
+    assert!(matches!(m.poll_action(), Some(Action::RequestJob { .. })));
+    m.handle(
+        t,
+        Input::JobResponse {
+            worker: 0,
+            response: JobResponse::Job(7),
+        },
+    );
+    assert_eq!(
+        m.poll_action(),
+        Some(Action::Use {
+            worker: 0,
+            runner: 0,
+            job: 7,
+            acquired: Some("a".into()),
+            attempt: 1,
+        })
+    );
+    m
+}
+
+fn failed_after_use(machine: &str, new_data: bool, retriable: bool) -> Input {
+    Input::UseDone {
+        worker: 0,
+        outcome: UseOutcome::FailedAfterUse {
+            machine: Some(machine.into()),
+            new_data,
+            error: "failed to pull image".into(),
+            retriable,
+        },
+    }
+}
+
+#[test]
+fn a_retried_failure_after_use_retries_with_the_same_acquire_data_q18() {
+    // Spec §3.6 last paragraph, W6, W9, Q18: attempt 1 used the machine from Acquire ("a",
+    // fast path, no new data) and failed after Use; attempts 2 and 3 come 3 s apart with the
+    // same Acquire data ("a"); their Use returned "b" as new data, which Cleanup releases
+    // each time. After the third failure and its 3 s wait the job fails with
+    // runner_system_failure; only then the deferred Release of "a".
+    let mut m = preparing_job_7_on_acquired_a();
+    m.handle(SimTime::ZERO, failed_after_use("a", false, true));
+    assert_eq!(actions(&mut m), vec![]);
+    assert_eq!(m.poll_timeout(), Some(SimTime(3000)));
+    for (at, attempt) in [(3000, 2), (6000, 3)] {
+        m.handle_timeout(SimTime(at));
+        assert_eq!(
+            actions(&mut m),
+            vec![Action::Use {
+                worker: 0,
+                runner: 0,
+                job: 7,
+                acquired: Some("a".into()),
+                attempt,
+            }]
+        );
+        m.handle(SimTime(at), failed_after_use("b", true, true));
+        assert_eq!(
+            actions(&mut m),
+            vec![Action::Release {
+                runner: 0,
+                machine: "b".into()
+            }]
+        );
+        assert_eq!(m.builds(0), 1);
+    }
+    m.handle_timeout(SimTime(8999));
+    assert_eq!(actions(&mut m), vec![]);
+    m.handle_timeout(SimTime(9000));
+    let a = actions(&mut m);
+    assert_eq!(
+        a[..2],
+        [
+            Action::JobFailed {
+                runner: 0,
+                job: 7,
+                reason: FailureReason::RunnerSystemFailure,
+                message: "failed to pull image".into(),
+            },
+            Action::Release {
+                runner: 0,
+                machine: "a".into()
+            },
+        ]
+    );
+    // The freed worker serves the blocked feeder: a new cycle, not another Use.
+    assert!(!a.iter().any(|x| matches!(x, Action::Use { .. })));
+}
+
+#[test]
+fn a_build_error_after_use_is_not_retried() {
+    // W9: a build error fails the job at once, no 3 s wait, no second Use; the machine from
+    // Acquire goes back through the deferred Release.
+    let mut m = preparing_job_7_on_acquired_a();
+    m.handle(SimTime::ZERO, failed_after_use("a", false, false));
+    let a = actions(&mut m);
+    assert_eq!(
+        a[..2],
+        [
+            Action::JobFailed {
+                runner: 0,
+                job: 7,
+                reason: FailureReason::RunnerSystemFailure,
+                message: "failed to pull image".into(),
+            },
+            Action::Release {
+                runner: 0,
+                machine: "a".into()
+            },
+        ]
+    );
+    assert_eq!(m.builds(0), 0);
+    m.handle_timeout(SimTime(3000));
+    assert!(
+        !actions(&mut m)
+            .iter()
+            .any(|x| matches!(x, Action::Use { .. }))
+    );
+}

@@ -3,6 +3,10 @@
 //! driven by the event engine in virtual time. This is the simulator's driver of the sans-IO
 //! core and manager (DESIGN.md principle 1); live mode will be the other.
 //!
+//! The world also plays the docker executor's image pull after a successful Use: an active
+//! `image_pull` fault makes it fail ([`crate::manager::UseOutcome::FailedAfterUse`], spec §3.6
+//! last paragraph, quirk Q18 when retried).
+//!
 //! One step at virtual time `t`: deliver what is due (job arrivals, driver completions, job
 //! ends, long-poll expiries, core and manager timers), then pass actions between manager, core,
 //! GitLab and cloud until none is left, then observe the machine states (timeline, cost per
@@ -152,6 +156,8 @@ struct World<'s> {
     check: bool,
     /// What the invariant checker remembers between steps.
     inv: invariants::CheckState,
+    /// Draws of `image_pull` faults (their own stream: adding one moves no other draw).
+    pulls: crate::random::SimRng,
 }
 
 impl<'s> World<'s> {
@@ -286,6 +292,7 @@ impl<'s> World<'s> {
             cloud_wake_at: None,
             check: true,
             inv: invariants::CheckState::default(),
+            pulls: streams.stream("image-pull"),
         })
     }
 
@@ -799,15 +806,38 @@ impl<'s> World<'s> {
                     .handle(now, MgrInput::AcquireDone { worker, outcome });
             }
             CoreAction::UseDone {
-                request, result, ..
+                request,
+                result,
+                runner,
             } => {
                 let Some(worker) = self.requests.remove(&request) else {
                     return;
                 };
+                // A build aborted meanwhile (SIGTERM) pulls nothing: Cleanup only.
+                let pulls = self.preparing.contains_key(&worker);
                 let outcome = match result {
-                    Ok(u) => UseOutcome::Ready {
-                        machine: Some(u.machine),
-                        new_data: u.new_data,
+                    Ok(u) => match pulls.then(|| self.image_pull_fault(&runner)).flatten() {
+                        Some((error, retriable)) => {
+                            self.event(
+                                &runner,
+                                &u.machine,
+                                "image pull failed",
+                                format!(
+                                    "{}: {error}",
+                                    if retriable { "retried" } else { "not retried" }
+                                ),
+                            );
+                            UseOutcome::FailedAfterUse {
+                                machine: Some(u.machine),
+                                new_data: u.new_data,
+                                error,
+                                retriable,
+                            }
+                        }
+                        None => UseOutcome::Ready {
+                            machine: Some(u.machine),
+                            new_data: u.new_data,
+                        },
                     },
                     Err(e) => UseOutcome::Failed(e.to_string()),
                 };
@@ -815,6 +845,35 @@ impl<'s> World<'s> {
                     .handle(now, MgrInput::UseDone { worker, outcome });
             }
         }
+    }
+
+    /// Whether the job's image pull, right after a successful Use for `runner`, fails: the
+    /// first `image_pull` fault active now whose `scope.runner` matches, drawing its
+    /// probability from the `image-pull` stream (only when strictly between 0 and 1). Returns
+    /// GitLab Runner's message and whether preparation retries it (the fault's `retried`).
+    /// The pull takes no simulated time (the registry refuses at once).
+    fn image_pull_fault(&mut self, runner: &str) -> Option<(String, bool)> {
+        let now = self.now();
+        for f in &self.s.faults {
+            if f.kind != crate::fake_cloud::FaultKind::ImagePull
+                || !f.active_at(now)
+                || f.scope.runner.as_deref().is_some_and(|r| r != runner)
+            {
+                continue;
+            }
+            let p = f.probability();
+            let fails = if p >= 1.0 {
+                true
+            } else if p <= 0.0 {
+                false
+            } else {
+                crate::random::dist::unit_f64(&mut self.pulls) < p
+            };
+            if fails {
+                return Some((f.image_pull_error(), f.retried.unwrap_or(false)));
+            }
+        }
+        None
     }
 
     fn event(&mut self, runner: &str, machine: &str, event: &str, reason: String) {

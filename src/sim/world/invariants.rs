@@ -68,8 +68,10 @@
 //! Q3 (adopted machines start at UsedCount 1), Q10 (limit excess), Q11 (negative IdleCount:
 //! an Acquire answers "no free machines" while the active IdleCount is < 0 — counted once per
 //! runner), Q18 (a preparation retry starts while the machine from Acquire is already Used:
-//! its UsedCount was raised without a job; simrun's preparation has no step after Use that can
-//! fail, so this is reported only if that changes), Q24 (an on-demand creation whose waiter
+//! its UsedCount was raised without a job and the retry's Use takes another machine; counted
+//! at each such retry, attempts 2 and 3. It needs a preparation step that fails after Use and
+//! is retried: the `image_pull` fault with `retried = true`, see
+//! [`crate::fake_cloud::faults`]), Q24 (an on-demand creation whose waiter
 //! left it finishes as an extra Idle machine).
 
 use std::collections::BTreeSet;
@@ -233,7 +235,9 @@ impl World<'_> {
         }
     }
 
-    /// Q18: a preparation retry while the machine from Acquire is already Used.
+    /// Q18: a preparation retry while the machine from Acquire is already Used (spec §3.6
+    /// last paragraph): its UsedCount was raised by the failed attempt's Use, so with
+    /// `MaxBuilds` it runs fewer jobs, and the retry takes another machine.
     pub(super) fn note_preparation_retry(&mut self, attempt: u32, acquired: Option<&str>) {
         if attempt < 2 {
             return;
