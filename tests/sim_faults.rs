@@ -404,7 +404,11 @@ fn the_profiles_stockout_episodes_fail_every_create_in_them_and_are_logged() {
     // The create operation runs 1 s into a create: inside an episode it fails with the
     // profile's capacity error and no VM; outside, the create succeeds (no other failures).
     let (mut failed, mut ok) = (0, 0);
-    for m in r.machines.iter().filter(|m| m.created.as_millis() + 60 * S < horizon) {
+    for m in r
+        .machines
+        .iter()
+        .filter(|m| m.created.as_millis() + 60 * S < horizon)
+    {
         let op = m.created.as_millis() + S;
         if in_episode(op) {
             failed += 1;
