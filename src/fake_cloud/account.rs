@@ -11,6 +11,7 @@
 //!
 //! [capacity]
 //! error = "InsufficientInstanceCapacity: We currently do not have sufficient {type} capacity in the Availability Zone you requested ({zone}). ..."
+//! spot_error = "InsufficientInstanceCapacity: There is no Spot capacity available that matches your request."
 //! delay = { dist = "uniform", min = "1s", max = "2s" }   # SDK retries before it surfaces
 //! episodes_per_day = 0.05       # stockout episodes per (zone, instance type); 0 = none
 //! episode_duration = { dist = "lognormal", median = "20m", p95 = "3h" }
@@ -86,6 +87,9 @@ pub struct CapacitySpec {
     /// The error (template).
     #[serde(default = "default_capacity_error")]
     pub error: String,
+    /// The error for spot / preemptible VMs when it differs (AWS: "There is no Spot capacity
+    /// available that matches your request.", cloud-faults §2.1, §6); absent = `error`.
+    pub spot_error: Option<String>,
     /// Extra time before the error surfaces (SDK retries of a 5xx), absent = none.
     pub delay: Option<Dist>,
     /// Stockout episodes per day per (zone, instance type) pool for on-demand VMs (§7
@@ -106,6 +110,14 @@ fn one() -> f64 {
 }
 
 impl CapacitySpec {
+    /// The error template for spot (`true`) or on-demand VMs.
+    pub fn error_for(&self, spot: bool) -> &str {
+        match &self.spot_error {
+            Some(e) if spot => e,
+            _ => &self.error,
+        }
+    }
+
     /// Episodes per day for a pool of spot (`true`) or on-demand VMs.
     pub fn episodes_per_day(&self, spot: bool) -> f64 {
         if spot {
@@ -146,6 +158,7 @@ impl Default for CapacitySpec {
     fn default() -> Self {
         CapacitySpec {
             error: default_capacity_error(),
+            spot_error: None,
             delay: None,
             episodes_per_day: 0.0,
             episode_duration: None,

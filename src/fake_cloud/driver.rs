@@ -1071,7 +1071,7 @@ impl FakeCloud {
                 .as_ref()
                 .map_or(SimDuration::ZERO, |dist| dist.sample(&mut self.frng));
             let msg = render(
-                &rc.profile.capacity.error,
+                rc.profile.capacity.error_for(rc.spec.spot),
                 &TemplateValues {
                     instance_type: ctx.instance_type,
                     zone: ctx.zone,

@@ -1006,7 +1006,7 @@ fn spot_pools_have_their_rate_times_the_multiplier() {
         "amazonec2-instance-type=t3.medium",
         "amazonec2-request-spot-instance",
     ];
-    let mut c = pools_cloud(&p, 7, &[("o", T3A), ("s", spot)]);
+    let mut c = pools_cloud(&p, 7, &[("r", T3A), ("s", spot)]);
     let all = c.stockouts_until(SimTime(100 * 24 * 60 * MIN));
     let n_spot = all.iter().filter(|s| s.pool.spot).count();
     let n_od = all.len() - n_spot;
@@ -1014,8 +1014,33 @@ fn spot_pools_have_their_rate_times_the_multiplier() {
     assert!((209..=325).contains(&n_spot), "{n_spot}");
     assert!(
         all.iter()
-            .all(|s| s.runners == [if s.pool.spot { "s" } else { "o" }])
+            .all(|s| s.runners == [if s.pool.spot { "s" } else { "r" }])
     );
+    // A spot create in a spot episode fails with AWS's spot wording (§2.1 "Spot variant").
+    let first = all.iter().find(|s| s.pool.spot).unwrap().clone();
+    let mut d = Drive::new(c);
+    let k = d.create_kind();
+    let (id, _) = d.start(SimTime(first.start.0), "s0", k, "s");
+    d.run_until(SimTime(first.start.0 + 10 * MIN));
+    let e = d.result(id).1.result.clone().unwrap_err();
+    assert_eq!(e.kind, DriverErrorKind::InsufficientCapacity);
+    assert_eq!(
+        e.message,
+        "Error creating machine: Error in driver during machine creation: Error launching instance: InsufficientInstanceCapacity: There is no Spot capacity available that matches your request."
+    );
+}
+
+#[test]
+fn runners_with_the_same_zone_and_type_share_one_pool() {
+    let p = stockout_profile(24.0, 10);
+    let horizon = 24 * 60 * MIN;
+    let alone = pools_cloud(&p, 7, &[("r", T3A)]).stockouts_until(SimTime(horizon));
+    let shared = pools_cloud(&p, 7, &[("r", T3A), ("r2", T3A)]).stockouts_until(SimTime(horizon));
+    assert_eq!(alone.len(), shared.len());
+    for (a, b) in alone.iter().zip(&shared) {
+        assert_eq!((a.start, a.end, &a.pool), (b.start, b.end, &b.pool));
+        assert_eq!(b.runners, ["r", "r2"]);
+    }
 }
 
 #[test]
