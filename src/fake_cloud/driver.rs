@@ -13,8 +13,8 @@
 //!   (the driver's reaction, [`super::api`]), fail with an `api_error` fault, with the
 //!   account quota (instances or vCPUs, counting every VM of the same profile that exists),
 //!   during a stockout episode of the runner's capacity pool (profile `[capacity]`,
-//!   [`super::stockouts`]) or with a `capacity` fault. Such failures leave **no VM**. Otherwise the VM exists and is
-//!   billed from here. A `create_hang` fault here makes the call never complete (no
+//!   [`super::stockouts`]) or with a `capacity` fault. Such failures leave **no VM**.
+//!   Otherwise the VM exists and is billed from here. A `create_hang` fault here makes the call never complete (no
 //!   completion: [`FakeCloud::start_call`] returns `None`).
 //! * `boot` (the rest of the driver's `Create`, step 4): boot polls (`[api_calls] boot_poll`).
 //!   A failure here — a throttled poll, a `provisioning` fault with `stage = "boot"`, or the
