@@ -10,6 +10,9 @@
 //! prices; they are checked at the simulation level by the shipped scenarios
 //! (tests/scenarios_shipped.rs: capacity-outage, spot-interruptions; also quota-wall,
 //! docker-install-outage, removal-outage).
+//!
+//! The profiles' own stockout episodes (`[capacity] episodes_per_day`) run on
+//! tests/fixtures/fakes/fixed-stockouts.toml (fixed.toml with 24 episodes a day of 20 min).
 
 use std::path::PathBuf;
 
@@ -361,4 +364,85 @@ fn throttled_run_instances_fails_aws_creates_after_the_sdk_retries_and_they_chur
             .count(),
         2
     );
+}
+
+/// `(start, end)` (ms) of the stockout episodes logged in `r`, from their event rows.
+fn stockout_rows(r: &RunRecords) -> Vec<(u64, Option<u64>, String)> {
+    let starts = r.events.iter().filter(|e| e.event == "capacity stockout");
+    let mut ends: Vec<u64> = times(r, "capacity restored", "");
+    starts
+        .map(|e| {
+            let t = e.time.as_millis();
+            let end = ends.iter().position(|&x| x > t).map(|i| ends.remove(i));
+            (t, end, e.reason.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn the_profiles_stockout_episodes_fail_every_create_in_them_and_are_logged() {
+    // MaxBuilds 1: every job uses up its machine, so creates go on all the time.
+    let machine = "    IdleCount = 2\n    IdleTime = 3600\n    MaxBuilds = 1\n";
+    let workload = "[[workload]]\nkind = \"poisson\"\nrate_per_hour = 30\nduration = \"5m\"\n";
+    let on = format!("runners = {{ r = \"fakes/fixed-stockouts.toml\" }}\n{workload}");
+    let horizon = 6 * 60 * MIN;
+    let r = simulate(machine, "n1-standard-1", "6h", &on);
+    let eps = stockout_rows(&r);
+    assert!(eps.len() >= 2, "{eps:?}");
+    for (start, end, reason) in &eps {
+        assert_eq!(
+            reason,
+            "n1-standard-1 in us-central1-a (fixed-stockouts, on-demand): creates fail for 20m"
+        );
+        // fixed-stockouts.toml: every episode lasts 20 min.
+        match end {
+            Some(end) => assert_eq!(end - start, 20 * MIN),
+            None => assert!(start + 20 * MIN > horizon),
+        }
+    }
+    let in_episode = |t: u64| eps.iter().any(|&(s, _, _)| (s..s + 20 * MIN).contains(&t));
+    // The create operation runs 1 s into a create: inside an episode it fails with the
+    // profile's capacity error and no VM; outside, the create succeeds (no other failures).
+    let (mut failed, mut ok) = (0, 0);
+    for m in r
+        .machines
+        .iter()
+        .filter(|m| m.created.as_millis() + 60 * S < horizon)
+    {
+        let op = m.created.as_millis() + S;
+        if in_episode(op) {
+            failed += 1;
+            assert_eq!(m.end_state, "creation_failed", "{}", m.name);
+            assert_eq!(m.cost_usd, 0.0);
+            assert!(r.events.iter().any(|e| e.machine == m.name
+                && e.event == "creation failed"
+                && e.reason == "Error creating machine: Error in driver during machine creation: insufficient capacity for n1-standard-1 in us-central1-a"));
+        } else {
+            ok += 1;
+            assert!(m.ready.is_some(), "{} created outside an episode", m.name);
+        }
+    }
+    assert!(failed > 0 && ok > 0, "{failed} failed, {ok} ok");
+    assert_eq!(
+        failed,
+        times(&r, "creation failed", "insufficient capacity").len()
+    );
+    // The episodes do not depend on what the runner does: twice the idle machines, other
+    // creates, the same episodes.
+    let busier = simulate(
+        "    IdleCount = 4\n    IdleTime = 3600\n    MaxBuilds = 1\n",
+        "n1-standard-1",
+        "6h",
+        &on,
+    );
+    assert_eq!(stockout_rows(&busier), eps);
+    // `[cloud] stockouts = false` turns them off.
+    let off = simulate(
+        machine,
+        "n1-standard-1",
+        "6h",
+        &format!("stockouts = false\n{on}"),
+    );
+    assert!(stockout_rows(&off).is_empty());
+    assert!(times(&off, "creation failed", "").is_empty());
 }

@@ -13,8 +13,12 @@
 //!
 //! [capacity]
 //! error = "InsufficientInstanceCapacity: We currently do not have sufficient {type} capacity in the Availability Zone you requested ({zone}). ..."
+//! spot_error = "InsufficientInstanceCapacity: There is no Spot capacity available that matches your request."
 //! delay = { dist = "uniform", min = "1s", max = "2s" }   # SDK retries before it surfaces
 //! code = "InsufficientInstanceCapacity"
+//! episodes_per_day = 0.05       # stockout episodes per (zone, instance type); 0 = none
+//! episode_duration = { dist = "lognormal", median = "20m", p95 = "3h" }
+//! spot_multiplier = 3.0         # episode rate × this for spot / preemptible VMs
 //!
 //! [spot]
 //! hazard_per_hour = 0.004       # per spot VM
@@ -83,19 +87,85 @@ impl Default for Quotas {
     }
 }
 
-/// `[capacity]`: the cloud's insufficient-capacity error (cloud-faults §2, §7 `cap.error`).
+/// `[capacity]`: the cloud's insufficient-capacity error (cloud-faults §2, §7 `cap.error`) and
+/// its own stockout episodes (§7 `cap.episode_rate`, `cap.episode_duration`,
+/// `cap.spot_multiplier`; issue 5 item 1 "capacity pools").
+///
+/// Episodes are an alternating renewal process per capacity pool — (profile, zone, instance
+/// type, spot or not) — see [`super::stockouts`]. During an episode every create of that pool
+/// fails at the create operation exactly as under a `capacity` fault: this error, no VM, the
+/// `delay` before it surfaces.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CapacitySpec {
     /// The error (template).
     #[serde(default = "default_capacity_error")]
     pub error: String,
+    /// The error for spot / preemptible VMs when it differs (AWS: "There is no Spot capacity
+    /// available that matches your request.", cloud-faults §2.1, §6); absent = `error`.
+    pub spot_error: Option<String>,
     /// Extra time before the error surfaces (SDK retries of a 5xx), absent = none.
     pub delay: Option<Dist>,
     /// The cloud error code (`InsufficientInstanceCapacity`, `ZONE_RESOURCE_POOL_EXHAUSTED`,
     /// …), for reports; absent = none.
     #[serde(default)]
     pub code: Option<String>,
+    /// Stockout episodes per day per (zone, instance type) pool for on-demand VMs (§7
+    /// `cap.episode_rate`); 0 (the default) = no episodes.
+    #[serde(default)]
+    pub episodes_per_day: f64,
+    /// How long an episode lasts (§7 `cap.episode_duration`); required when
+    /// `episodes_per_day > 0`.
+    pub episode_duration: Option<Dist>,
+    /// The episode rate of spot / preemptible pools is `episodes_per_day × spot_multiplier`
+    /// (§7 `cap.spot_multiplier`); default 1.
+    #[serde(default = "one")]
+    pub spot_multiplier: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl CapacitySpec {
+    /// The error template for spot (`true`) or on-demand VMs.
+    pub fn error_for(&self, spot: bool) -> &str {
+        match &self.spot_error {
+            Some(e) if spot => e,
+            _ => &self.error,
+        }
+    }
+
+    /// Episodes per day for a pool of spot (`true`) or on-demand VMs.
+    pub fn episodes_per_day(&self, spot: bool) -> f64 {
+        if spot {
+            self.episodes_per_day * self.spot_multiplier
+        } else {
+            self.episodes_per_day
+        }
+    }
+
+    /// Checks the episode keys.
+    ///
+    /// # Errors
+    /// A negative or non-finite rate or multiplier, or a rate without `episode_duration`.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("capacity.episodes_per_day", self.episodes_per_day),
+            ("capacity.spot_multiplier", self.spot_multiplier),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{key} must be a finite number ≥ 0, found {v}"));
+            }
+        }
+        if self.episodes_per_day > 0.0 && self.episode_duration.is_none() {
+            return Err(
+                "capacity.episode_duration is required when capacity.episodes_per_day > 0 (e.g. { dist = \"lognormal\", median = \"20m\", p95 = \"3h\" })"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 fn default_capacity_error() -> String {
@@ -106,8 +176,12 @@ impl Default for CapacitySpec {
     fn default() -> Self {
         CapacitySpec {
             error: default_capacity_error(),
+            spot_error: None,
             delay: None,
             code: None,
+            episodes_per_day: 0.0,
+            episode_duration: None,
+            spot_multiplier: 1.0,
         }
     }
 }

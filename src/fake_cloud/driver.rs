@@ -11,9 +11,10 @@
 //!   create`); a call that finally fails ends the create with `Error with pre-create check`.
 //! * At the end of `api_call`: the create operation (`RunInstances`, …). It can be throttled
 //!   (the driver's reaction, [`super::api`]), fail with an `api_error` fault, with the
-//!   account quota (instances or vCPUs, counting every VM of the same profile that exists) or
-//!   with a `capacity` fault. Such failures leave **no VM**. Otherwise the VM exists and is
-//!   billed from here. A `create_hang` fault here makes the call never complete (no
+//!   account quota (instances or vCPUs, counting every VM of the same profile that exists),
+//!   during a stockout episode of the runner's capacity pool (profile `[capacity]`,
+//!   [`super::stockouts`]) or with a `capacity` fault. Such failures leave **no VM**.
+//!   Otherwise the VM exists and is billed from here. A `create_hang` fault here makes the call never complete (no
 //!   completion: [`FakeCloud::start_call`] returns `None`).
 //! * `boot` (the rest of the driver's `Create`, step 4): boot polls (`[api_calls] boot_poll`).
 //!   A failure here — a throttled poll, a `provisioning` fault with `stage = "boot"`, or the
@@ -51,7 +52,8 @@
 //! The base model draws from the `cloud` stream exactly as before fault injection (stage
 //! durations, the base failure, command latencies). Everything added by faults, rate-limit
 //! retries and losses draws from a second stream of the same generator ([`FakeCloud::new`]),
-//! so adding a fault does not move the base model's draws.
+//! so adding a fault does not move the base model's draws. Stockout episodes draw from one
+//! generator per capacity pool ([`super::stockouts`]), touching neither stream.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -69,6 +71,7 @@ use super::billing::BillingMode;
 use super::faults::{FaultKind, FaultSpec, FaultStage, operation_matches};
 use super::options::{MachineSpec, machine_spec_from_options};
 use super::profile::{PriceQuote, Profile};
+use super::stockouts::{PoolKey, Stockout, Stockouts};
 
 /// What the fake cloud knows of one runner: its profile and the machine its options ask for.
 #[derive(Clone, Debug)]
@@ -400,6 +403,8 @@ pub struct FakeCloud {
     hung: BTreeMap<CallId, (String, String)>,
     /// The local CA/client certificates of the machine store (`first_use_race`).
     certs: CertStore,
+    /// The profiles' own stockout episodes, per capacity pool.
+    stockouts: Stockouts,
 }
 
 /// The machine store's certificates (cloud-faults §1.1 step 1, §1.5).
@@ -430,6 +435,7 @@ impl FakeCloud {
     /// A fake cloud for the given runners (by runner id), drawing from `rng` (the `cloud`
     /// stream); fault-related draws use stream 1 of the same generator and seed.
     pub fn new(runners: BTreeMap<String, RunnerCloud>, rng: SimRng) -> Self {
+        let stockouts = Stockouts::new(&runners, &rng);
         let mut frng = rng.clone();
         frng.set_stream(1);
         frng.set_word_pos(0);
@@ -463,6 +469,7 @@ impl FakeCloud {
             failures: Vec::new(),
             throttle_log: Vec::new(),
             hung: BTreeMap::new(),
+            stockouts,
         }
     }
 
@@ -583,6 +590,13 @@ impl FakeCloud {
     /// the first success.
     pub fn api_calls_per_successful_create(&self) -> Option<f64> {
         (self.creates_ok > 0).then(|| self.api_calls_total() as f64 / self.creates_ok as f64)
+    }
+
+    /// The profiles' stockout episodes that start at or before `t`, by start (every episode
+    /// intersecting a run that ends at `t`; one still going on at `t` has `end > t`). Creates
+    /// of a pool fail with its profile's capacity error during its episodes (module docs).
+    pub fn stockouts_until(&mut self, t: SimTime) -> Vec<Stockout> {
+        self.stockouts.until(t)
     }
 
     /// The VMs orphaned now, by name: billed, no directory, docker-machine cannot remove them
@@ -1125,16 +1139,19 @@ impl FakeCloud {
                 ),
             ));
         }
-        if Self::hit(
-            &self.faults,
-            &mut self.frng,
-            FaultKind::Capacity,
-            t,
-            &ctx,
-            &[],
-            &|_| true,
-        )
-        .is_some()
+        // The pool's own stockout episode, else a `capacity` fault window: the same failure.
+        let stockout = self.stockouts.active(&PoolKey::of(rc), t).is_some();
+        if stockout
+            || Self::hit(
+                &self.faults,
+                &mut self.frng,
+                FaultKind::Capacity,
+                t,
+                &ctx,
+                &[],
+                &|_| true,
+            )
+            .is_some()
         {
             let extra = rc
                 .profile
@@ -1143,7 +1160,7 @@ impl FakeCloud {
                 .as_ref()
                 .map_or(SimDuration::ZERO, |dist| dist.sample(&mut self.frng));
             let msg = render(
-                &rc.profile.capacity.error,
+                rc.profile.capacity.error_for(rc.spec.spot),
                 &TemplateValues {
                     instance_type: ctx.instance_type,
                     zone: ctx.zone,

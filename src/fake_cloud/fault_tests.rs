@@ -837,3 +837,234 @@ fn stop_and_rm_of_a_machine_without_a_vm_end_after_one_quick_lookup() {
     // Only the stop of "there" made API calls (compute.instances.stop + 2 operation waits).
     assert_eq!(d.cloud.api_calls_total() - calls_before, 3);
 }
+
+// ---- The profiles' own stockout episodes ([capacity] episodes_per_day, issue 5 item 1) ----
+
+/// `fixed("aws-ec2")` with stockout episodes: `per_day` episodes per day of `minutes` each.
+fn stockout_profile(per_day: f64, minutes: u64) -> Profile {
+    let mut p = fixed("aws-ec2");
+    p.capacity.episodes_per_day = per_day;
+    p.capacity.episode_duration = Some(Dist::fixed(SimDuration(minutes * MIN)));
+    p
+}
+
+/// A cloud with the given runners (id, MachineOptions), seeded `seed`.
+fn pools_cloud(p: &Profile, seed: u64, runners: &[(&str, &[&str])]) -> FakeCloud {
+    let mut rcs = BTreeMap::new();
+    for (id, opts) in runners {
+        let opts: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
+        rcs.insert(
+            id.to_string(),
+            RunnerCloud::new(p.clone(), &p.driver, &opts).unwrap(),
+        );
+    }
+    FakeCloud::new(rcs, RngStreams::new(seed).stream("cloud"))
+}
+
+const T3A: &[&str] = &["amazonec2-instance-type=t3.medium"];
+const T3B: &[&str] = &["amazonec2-instance-type=t3.medium", "amazonec2-zone=b"];
+
+/// `(start, end)` of the episodes of the pool in `zone` (ms).
+fn episodes_in(c: &mut FakeCloud, until: u64, zone: &str) -> Vec<(u64, u64)> {
+    c.stockouts_until(SimTime(until))
+        .into_iter()
+        .filter(|s| s.pool.zone == zone)
+        .map(|s| (s.start.0, s.end.0))
+        .collect()
+}
+
+#[test]
+fn creates_fail_with_the_capacity_error_during_a_stockout_episode_only() {
+    // 24 episodes a day (mean gap 1 h) of 10 min each.
+    let p = stockout_profile(24.0, 10);
+    let mut d = Drive::new(pools_cloud(&p, 7, &[("r", T3A)]));
+    let horizon = 12 * 60 * MIN;
+    let eps = episodes_in(&mut d.cloud, horizon, "us-east-1a");
+    assert!(eps.len() >= 3, "{eps:?}");
+    for w in eps.windows(2) {
+        assert_eq!(w[0].1 - w[0].0, 10 * MIN);
+        assert!(w[0].1 < w[1].0, "episodes alternate with gaps: {eps:?}");
+    }
+    // The create operation runs 10 s after the create starts (fixed profile): creates timed
+    // to hit the middle of each episode fail, creates 1 min before each start succeed.
+    let mut failing = Vec::new();
+    let mut passing = Vec::new();
+    for (i, &(start, _)) in eps.iter().enumerate() {
+        let t = start + 5 * MIN - 10 * S;
+        failing.push((d.create(SimTime(t), &format!("in{i}")), t));
+        if start >= MIN + 10 * S && eps.iter().all(|e| !(e.0..e.1).contains(&(start - MIN))) {
+            let t = start - MIN - 10 * S;
+            passing.push((d.create(SimTime(t), &format!("out{i}")), t));
+        }
+    }
+    d.run_until(SimTime(horizon + 10 * MIN));
+    assert!(!passing.is_empty());
+    for (id, t) in failing {
+        let (end, c) = d.result(id);
+        let e = c.result.clone().unwrap_err();
+        assert_eq!(e.kind, DriverErrorKind::InsufficientCapacity);
+        assert!(
+            e.message.starts_with("Error creating machine: Error in driver during machine creation: Error launching instance: InsufficientInstanceCapacity: We currently do not have sufficient t3.medium capacity in the Availability Zone you requested (us-east-1a)"),
+            "{}",
+            e.message
+        );
+        // The profile's SDK delay (1–2 s) after the create operation, as a capacity fault.
+        assert!((t + 11 * S..=t + 12 * S).contains(&end.0), "{end}");
+    }
+    for (id, t) in &passing {
+        let (end, c) = d.result(*id);
+        assert!(c.result.is_ok(), "{:?}", c.result);
+        assert_eq!(end.0, t + 60 * S);
+    }
+    // Failed creates left no VM; every successful one did.
+    assert_eq!(d.cloud.vms().len(), passing.len());
+}
+
+#[test]
+fn stockout_episodes_depend_only_on_the_seed_and_their_pool() {
+    let p = stockout_profile(24.0, 10);
+    let horizon = 24 * 60 * MIN;
+    let alone = episodes_in(
+        &mut pools_cloud(&p, 7, &[("r", T3A)]),
+        horizon,
+        "us-east-1a",
+    );
+    assert!(alone.len() >= 10, "{alone:?}");
+    // Same seed, another pool next to it, many creates in both pools, episodes asked for
+    // piecemeal: the same episodes.
+    let mut d = Drive::new(pools_cloud(&p, 7, &[("r", T3A), ("b", T3B)]));
+    let k = d.create_kind();
+    let mut seen = Vec::new();
+    for i in 0..(horizon / (7 * MIN)) {
+        let t = SimTime(i * 7 * MIN);
+        d.start(t, &format!("a{i}"), k.clone(), "r");
+        d.start(t, &format!("b{i}"), k.clone(), "b");
+        d.start(t, &format!("c{i}"), k.clone(), "b");
+        seen = episodes_in(&mut d.cloud, t.0, "us-east-1a");
+    }
+    d.run_until(SimTime(horizon));
+    let all = episodes_in(&mut d.cloud, horizon, "us-east-1a");
+    assert_eq!(all, alone);
+    assert_eq!(seen[..], alone[..seen.len()]);
+    // The other pool has episodes of its own.
+    let other = episodes_in(&mut d.cloud, horizon, "us-east-1b");
+    assert!(!other.is_empty());
+    assert_ne!(other, alone);
+    // Another seed: other episodes.
+    let reseeded = episodes_in(
+        &mut pools_cloud(&p, 8, &[("r", T3A)]),
+        horizon,
+        "us-east-1a",
+    );
+    assert_ne!(reseeded, alone);
+    // Off by default: no episodes, no failures.
+    let mut off = fixed("aws-ec2");
+    off.capacity.episodes_per_day = 0.0;
+    assert!(
+        pools_cloud(&off, 7, &[("r", T3A)])
+            .stockouts_until(SimTime(horizon))
+            .is_empty()
+    );
+}
+
+#[test]
+fn stockout_episodes_do_not_move_the_base_model_draws() {
+    // The shipped aws-ec2 profile (random stage durations): the same creates with and without
+    // episodes end at the same instants unless an episode failed them.
+    let plain = shipped("aws-ec2");
+    let mut with = plain.clone();
+    with.capacity.episodes_per_day = 12.0;
+    with.capacity.episode_duration = Some(Dist::fixed(SimDuration(20 * MIN)));
+    let run = |p: &Profile| {
+        let mut d = Drive::new(pools_cloud(p, 7, &[("r", T3A)]));
+        let ids: Vec<CallId> = (0..40)
+            .map(|i| d.create(SimTime(i * 5 * MIN), &format!("m{i}")))
+            .collect();
+        d.run_until(SimTime(6 * 60 * MIN));
+        ids.iter()
+            .map(|id| d.result(*id).clone())
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (run(&plain), run(&with));
+    let mut stocked_out = 0;
+    for ((ea, ca), (eb, cb)) in a.iter().zip(&b) {
+        match &cb.result {
+            Err(e) if e.kind == DriverErrorKind::InsufficientCapacity => stocked_out += 1,
+            _ => {
+                assert_eq!(ea, eb);
+                assert_eq!(ca.result, cb.result);
+            }
+        }
+    }
+    assert!(stocked_out > 0 && stocked_out < 40, "{stocked_out}");
+}
+
+#[test]
+fn spot_pools_have_their_rate_times_the_multiplier() {
+    // 1 episode a day of 1 h; spot × 3 (aws-ec2.toml). Over 100 days the renewal count has mean
+    // T / (1/λ + d) and variance T σ² / μ³ (σ = 1/λ): on-demand 96 ± 9.4, spot 267 ± 14.5;
+    // the bounds are ± 4 standard deviations.
+    let p = stockout_profile(1.0, 60);
+    assert_eq!(p.capacity.spot_multiplier, 3.0);
+    let spot: &[&str] = &[
+        "amazonec2-instance-type=t3.medium",
+        "amazonec2-request-spot-instance",
+    ];
+    let mut c = pools_cloud(&p, 7, &[("r", T3A), ("s", spot)]);
+    let all = c.stockouts_until(SimTime(100 * 24 * 60 * MIN));
+    let n_spot = all.iter().filter(|s| s.pool.spot).count();
+    let n_od = all.len() - n_spot;
+    assert!((58..=134).contains(&n_od), "{n_od}");
+    assert!((209..=325).contains(&n_spot), "{n_spot}");
+    assert!(
+        all.iter()
+            .all(|s| s.runners == [if s.pool.spot { "s" } else { "r" }])
+    );
+    // A spot create in a spot episode fails with AWS's spot wording (§2.1 "Spot variant").
+    let first = all.iter().find(|s| s.pool.spot).unwrap().clone();
+    let mut d = Drive::new(c);
+    let k = d.create_kind();
+    let (id, _) = d.start(SimTime(first.start.0), "s0", k, "s");
+    d.run_until(SimTime(first.start.0 + 10 * MIN));
+    let e = d.result(id).1.result.clone().unwrap_err();
+    assert_eq!(e.kind, DriverErrorKind::InsufficientCapacity);
+    assert_eq!(
+        e.message,
+        "Error creating machine: Error in driver during machine creation: Error launching instance: InsufficientInstanceCapacity: There is no Spot capacity available that matches your request."
+    );
+}
+
+#[test]
+fn runners_with_the_same_zone_and_type_share_one_pool() {
+    let p = stockout_profile(24.0, 10);
+    let horizon = 24 * 60 * MIN;
+    let alone = pools_cloud(&p, 7, &[("r", T3A)]).stockouts_until(SimTime(horizon));
+    let shared = pools_cloud(&p, 7, &[("r", T3A), ("r2", T3A)]).stockouts_until(SimTime(horizon));
+    assert_eq!(alone.len(), shared.len());
+    for (a, b) in alone.iter().zip(&shared) {
+        assert_eq!((a.start, a.end, &a.pool), (b.start, b.end, &b.pool));
+        assert_eq!(b.runners, ["r", "r2"]);
+    }
+}
+
+#[test]
+fn episode_keys_are_validated() {
+    let mut p = fixed("aws-ec2");
+    p.capacity.episode_duration = None;
+    p.capacity.episodes_per_day = 0.5;
+    let e = p.validate().unwrap_err();
+    assert!(e.contains("capacity.episode_duration is required"), "{e}");
+    p.capacity.episodes_per_day = -1.0;
+    let e = p.validate().unwrap_err();
+    assert!(
+        e.contains("capacity.episodes_per_day must be a finite number ≥ 0, found -1"),
+        "{e}"
+    );
+    p.capacity.episodes_per_day = 0.0;
+    p.capacity.spot_multiplier = f64::NAN;
+    assert!(
+        p.validate()
+            .unwrap_err()
+            .contains("capacity.spot_multiplier")
+    );
+}

@@ -3,7 +3,8 @@
 //! ([`billing`]) and how a runner's `MachineOptions` select a machine ([`options`]). The timed
 //! call execution is [`driver::FakeCloud`]; fault injection (issue 5, cloud-faults §1–§8) adds
 //! the cloud API model ([`api`]: calls per docker-machine step, rate limits, the driver's
-//! reaction), account limits and leak behaviour ([`account`]) and the scenario's fault windows
+//! reaction), account limits and leak behaviour ([`account`]), the clouds' own stockout episodes
+//! ([`stockouts`]) and the scenario's fault windows
 //! ([`faults`]).
 //!
 //! Each runner's profile follows its `MachineDriver` ([`profile_name_for_driver`]) unless the
@@ -16,6 +17,7 @@ pub mod driver;
 pub mod faults;
 pub mod options;
 pub mod profile;
+pub mod stockouts;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +32,7 @@ pub use profile::{
     BillingModeName, BillingSpec, CallLatencies, CreateStages, Price, PriceQuote, PriceSource,
     Profile,
 };
+pub use stockouts::{PoolKey, Stockout};
 
 /// The profiles shipped in `fakes/`, by driver: `(driver, profile name)`.
 pub const DRIVER_PROFILES: [(&str, &str); 6] = [

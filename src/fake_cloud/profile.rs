@@ -90,7 +90,7 @@ pub struct Profile {
     /// Instance / vCPU quotas and their errors (cloud-faults §2, §8).
     #[serde(default)]
     pub quotas: Quotas,
-    /// The insufficient-capacity error (cloud-faults §2, §8).
+    /// The insufficient-capacity error and the stockout episodes (cloud-faults §2, §7, §8).
     #[serde(default)]
     pub capacity: CapacitySpec,
     /// Spot interruptions (cloud-faults §6).
@@ -323,6 +323,7 @@ impl Profile {
                 "orphans.self_cleanup_failure_probability must be between 0 and 1, found {q}"
             ));
         }
+        self.capacity.validate()?;
         let h = self.spot.hazard_per_hour;
         if !(h.is_finite() && h >= 0.0) {
             return Err(format!(

@@ -48,6 +48,20 @@ impl RngStreams {
     }
 }
 
+/// A generator derived from `parent`'s ChaCha key and `name`, independent of how far
+/// `parent` has been used and of every other name: FNV-1a 64 over the parent's 32 key bytes, a
+/// 0xFF separator and the UTF-8 bytes of `name`, expanded to a key by SplitMix64 as in
+/// [`derive_key`]. For components that only hold their own generator (the fake cloud's
+/// per-pool stockout episodes, `fake_cloud::stockouts`) and need more named streams from it.
+pub fn substream(parent: &SimRng, name: &str) -> SimRng {
+    let bytes = parent
+        .get_seed()
+        .into_iter()
+        .chain(std::iter::once(0xFF))
+        .chain(name.bytes());
+    SimRng::from_seed(expand_key(fnv1a64(bytes)))
+}
+
 /// FNV-1a 64-bit offset basis and prime (the published FNV constants).
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -74,7 +88,11 @@ pub fn derive_key(seed: u64, name: &str) -> [u8; 32] {
         .into_iter()
         .chain(std::iter::once(0xFF))
         .chain(name.bytes());
-    let mut state = fnv1a64(bytes);
+    expand_key(fnv1a64(bytes))
+}
+
+/// The next four SplitMix64 outputs from `state`, little-endian: a 32-byte ChaCha key.
+fn expand_key(mut state: u64) -> [u8; 32] {
     let mut key = [0u8; 32];
     for chunk in key.chunks_exact_mut(8) {
         chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
@@ -129,6 +147,19 @@ mod tests {
         assert_eq!(first_u64s(&mut rng, 3), PINNED_42_WORKLOAD0);
         let key = derive_key(42, "workload[0]");
         assert_eq!(&key[..8], &PINNED_KEY_PREFIX);
+    }
+
+    #[test]
+    fn substreams_depend_on_the_parent_key_and_name_only() {
+        let parent = RngStreams::new(42).stream("cloud");
+        let mut used = parent.clone();
+        let _ = first_u64s(&mut used, 5);
+        let a = first_u64s(&mut substream(&parent, "pool a"), 4);
+        assert_eq!(a, first_u64s(&mut substream(&used, "pool a"), 4));
+        assert_ne!(a, first_u64s(&mut substream(&parent, "pool b"), 4));
+        let other = RngStreams::new(43).stream("cloud");
+        assert_ne!(a, first_u64s(&mut substream(&other, "pool a"), 4));
+        assert_ne!(a, first_u64s(&mut parent.clone(), 4));
     }
 
     const PINNED_42_WORKLOAD0: [u64; 3] = [

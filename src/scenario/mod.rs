@@ -16,6 +16,8 @@
 //! [cloud]
 //! profile = "gce"                     # optional: all runners; default from MachineDriver
 //! runners = { "other" = "aws-ec2" }   # optional: per runner (name or runners[i])
+//! stockouts = false                   # optional: turn off the profiles' own stockout
+//!                                     # episodes ([capacity] episodes_per_day; default true)
 //!
 //! [gitlab]
 //! long_poll = "0s"                    # GitLab.com holds job requests up to 50s (spec §0 M1)
@@ -213,13 +215,29 @@ struct RawRunner {
     inline: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCloud {
     #[serde(default)]
     profile: Option<String>,
     #[serde(default)]
     runners: BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    stockouts: bool,
+}
+
+impl Default for RawCloud {
+    fn default() -> Self {
+        RawCloud {
+            profile: None,
+            runners: BTreeMap::new(),
+            stockouts: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -522,8 +540,12 @@ pub fn load_scenario_str(
         } else {
             profile_name
         };
-        let profile = Profile::load(&profile_name, &fakes_dir)
+        let mut profile = Profile::load(&profile_name, &fakes_dir)
             .map_err(|e| err("unknown-profile", &["cloud"], e.to_string()))?;
+        if !raw.cloud.stockouts {
+            // `[cloud] stockouts = false`: the profile's stockout episodes are off.
+            profile.capacity.episodes_per_day = 0.0;
+        }
         profiles.insert(r.id.clone(), profile);
     }
     for id in raw.cloud.runners.keys() {

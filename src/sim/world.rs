@@ -344,6 +344,28 @@ impl<'s> World<'s> {
         if self.engine.now() < self.end {
             let _ = self.engine.advance_to(self.end);
         }
+        // The cloud's own stockout episodes (profile `[capacity]`): a row at each start and
+        // end within the run (kept in time order by the final sort).
+        for so in self.cloud.stockouts_until(self.end) {
+            let (runners, pool) = (so.runners.join(","), so.pool.describe());
+            let until = SimDuration(so.end.since(so.start).0.div_ceil(1000) * 1000);
+            self.events.push(EventRow {
+                time: so.start,
+                runner: runners.clone(),
+                machine: String::new(),
+                event: "capacity stockout".into(),
+                reason: format!("{pool}: creates fail for {until}"),
+            });
+            if so.end <= self.end {
+                self.events.push(EventRow {
+                    time: so.end,
+                    runner: runners,
+                    machine: String::new(),
+                    event: "capacity restored".into(),
+                    reason: pool,
+                });
+            }
+        }
     }
 
     fn deliver(&mut self, ev: Ev) {
