@@ -452,3 +452,83 @@ fn spot_interruptions_fail_the_jobs_on_reclaimed_vms_only() {
     }));
     assert!(r.machines.iter().all(|m| m.end_state != "orphaned"));
 }
+
+#[test]
+fn drain_off_sigquit_finishes_jobs_and_leaves_every_machine_running() {
+    let r = shipped("drain-off-sigquit.toml");
+    let signal_ms = 30 * 60_000;
+    assert!(
+        r.jobs
+            .iter()
+            .filter_map(|j| j.picked)
+            .all(|p| p.as_millis() <= signal_ms),
+        "no job request after SIGQUIT"
+    );
+    assert!(
+        r.jobs
+            .iter()
+            .filter(|j| j.picked.is_some())
+            .all(|j| j.outcome == JobOutcome::Succeeded)
+    );
+    // Without the drain nothing is removed after the signal: every machine stays billed.
+    assert!(!r.machines.is_empty());
+    let after_signal: Vec<_> = r
+        .machines
+        .iter()
+        .filter(|m| m.removed.is_some_and(|t| t.as_millis() >= signal_ms))
+        .collect();
+    assert!(after_signal.is_empty(), "{after_signal:?}");
+    assert!(r.machines.iter().all(|m| m.end_state == "left_running"));
+    assert!(
+        r.events
+            .iter()
+            .any(|e| e.reason.contains("No shutdown drain config"))
+    );
+    let idle: f64 = r.machines.iter().map(|m| m.cost_by_state[1]).sum();
+    assert!(idle > 0.5 * r.cloud_bill_usd);
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+}
+
+#[test]
+fn drain_off_sigterm_aborts_jobs_and_cuts_off_the_removals() {
+    let r = shipped("drain-off-sigterm.toml");
+    let signal_ms = 30 * 60_000;
+    let aborted: Vec<_> = r
+        .jobs
+        .iter()
+        .filter(|j| j.failure_reason.as_deref() == Some("runner_interrupted"))
+        .collect();
+    assert!(!aborted.is_empty());
+    assert!(
+        aborted
+            .iter()
+            .all(|j| j.end.unwrap().as_millis() == signal_ms)
+    );
+    let exit = r
+        .events
+        .iter()
+        .find(|e| e.event == "process exited")
+        .expect("exited")
+        .time
+        .as_millis();
+    assert!(exit <= signal_ms + 60_000, "within shutdown_timeout");
+    // Every aborted job's machine reached MaxBuilds 1: its removal was requested, then cut
+    // off by the exit, so the machine is still in the cloud and the store at the end.
+    for j in &aborted {
+        let m = j.machine.as_deref().expect("ran on a machine");
+        assert!(r.events.iter().any(|e| e.machine == m
+            && e.event == "removal requested"
+            && e.reason == "Too many builds"));
+        let rec = r.machines.iter().find(|x| x.name == m).unwrap();
+        assert_eq!(rec.end_state, "left_running", "{m}");
+        assert!(rec.removed.is_none());
+    }
+    // Nothing is removed after the exit; what was left bills to the end.
+    assert!(
+        r.machines
+            .iter()
+            .all(|m| m.removed.is_none_or(|t| t.as_millis() <= exit))
+    );
+    assert!(r.machines.iter().all(|m| m.end_state != "orphaned"));
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+}
