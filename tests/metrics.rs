@@ -3,30 +3,14 @@
 //! recovery after a fault window, on small scenarios.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use simrun::report::{summarize, write_outputs};
-use simrun::scenario::{Scenario, ScenarioOverrides, load_scenario_str};
 use simrun::sim::records::RunRecords;
 use simrun::sim::world::{RunOptions, run};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-fn scenario(text: &str) -> Scenario {
-    load_scenario_str(
-        "t.toml",
-        text,
-        &root().join("tests/fixtures"),
-        &ScenarioOverrides::default(),
-    )
-    .unwrap_or_else(|e| panic!("{}", e.render()))
-}
-
-fn simulate(text: &str) -> RunRecords {
-    run(&scenario(text), &RunOptions::default()).expect("runs")
-}
+use common::{scenario, simulate};
 
 /// One docker+machine runner on the fixed cloud (create 50 s: API call 1 s, boot 9 s, SSH 5 s,
 /// provision 5 s, Docker install 20 s, certs 10 s; config/credentials 1 s; rm 2 s).

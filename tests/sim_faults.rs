@@ -14,6 +14,8 @@
 //! The profiles' own stockout episodes (`[capacity] episodes_per_day`) run on
 //! tests/fixtures/fakes/fixed-stockouts.toml (fixed.toml with 24 episodes a day of 20 min).
 
+mod common;
+
 use std::path::PathBuf;
 
 use simrun::scenario::{ScenarioOverrides, load_scenario_str};
@@ -31,17 +33,7 @@ fn simulate(machine: &str, mtype: &str, duration: &str, rest: &str) -> RunRecord
          [runner]\ninline = '''\nconcurrent = 4\ncheck_interval = 3\n[[runners]]\n  name = \"r\"\n  executor = \"docker+machine\"\n  limit = 10\n  [runners.machine]\n    MachineDriver = \"google\"\n    MachineName = \"m-%s\"\n    MachineOptions = [\"google-machine-type={mtype}\"]\n{machine}'''\n\
          [cloud]\nprofile = \"fakes/fixed.toml\"\n{rest}"
     );
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let s = load_scenario_str(
-        "t.toml",
-        &text,
-        &root.join("tests/fixtures"),
-        &ScenarioOverrides::default(),
-    )
-    .unwrap_or_else(|e| panic!("{}", e.render()));
-    let r = run(&s, &RunOptions::default()).expect("runs");
-    assert!(r.violations.is_empty(), "{:?}", r.violations);
-    r
+    common::simulate_clean(&text)
 }
 
 /// Times (ms) of the events named `event` whose reason contains `reason`.

@@ -4,11 +4,9 @@
 //! spec §3.6 steps 1, 4): a preparation step failing **after** Use (spec §3.6 last paragraph),
 //! retried (W9) or not, and quirk Q18.
 
-use std::path::PathBuf;
+mod common;
 
-use simrun::scenario::{ScenarioOverrides, load_scenario_str};
 use simrun::sim::records::{JobOutcome, RunRecords};
-use simrun::sim::world::{RunOptions, run};
 
 const S: u64 = 1000;
 
@@ -24,17 +22,7 @@ fn simulate(machine: &str, fault: &str) -> RunRecords {
          [[workload]]\nkind = \"burst\"\nat = \"6m\"\njobs = 1\nduration = \"60s\"\n\
          [[faults]]\nkind = \"image_pull\"\n{fault}"
     );
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let s = load_scenario_str(
-        "t.toml",
-        &text,
-        &root.join("tests/fixtures"),
-        &ScenarioOverrides::default(),
-    )
-    .unwrap_or_else(|e| panic!("{}", e.render()));
-    let r = run(&s, &RunOptions::default()).expect("runs");
-    assert!(r.violations.is_empty(), "{:?}", r.violations);
-    r
+    common::simulate_clean(&text)
 }
 
 /// (time ms, machine) of the events named `event` whose reason contains `reason`.

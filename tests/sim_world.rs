@@ -3,27 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use simrun::scenario::{Scenario, ScenarioOverrides, load_scenario_str};
+use simrun::scenario::{ScenarioOverrides, load_scenario_str};
 use simrun::sim::records::{JobOutcome, RunRecords};
 use simrun::sim::world::{RunOptions, run};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-fn scenario(text: &str) -> Scenario {
-    load_scenario_str(
-        "t.toml",
-        text,
-        &root().join("tests/fixtures"),
-        &ScenarioOverrides::default(),
-    )
-    .unwrap_or_else(|e| panic!("{}", e.render()))
-}
-
-fn simulate(text: &str) -> RunRecords {
-    run(&scenario(text), &RunOptions::default()).expect("runs")
-}
+use common::{root, scenario, simulate};
 
 /// One docker+machine runner on the fixed cloud (create 50 s, config/credentials 1 s each,
 /// 1 USD per started hour).
