@@ -73,6 +73,24 @@ enum FaultGen {
     /// The create API call's rate limit scaled by this factor (the fixture's 1000 calls per
     /// minute → 1–10): throttled creates fail (reaction `fail`).
     RateLimit(f64),
+    /// `rm -y` fails and `rm -f` exits 0 but leaves the VM (Q21), for `scope.operation`
+    /// (`None` = both): removals retry every 30 s, get stuck, give up and orphan (§3.9, Q12).
+    RemovalOutage(Option<&'static str>),
+    /// A create's directory appears this many seconds after the create starts (§3.5).
+    ListingLag(u32),
+    /// Ready VMs disappear at this hazard per VM per hour.
+    Vanish(f64),
+    /// Spot VMs (the runner asks for `google-preemptible`) are reclaimed at this hazard per
+    /// VM per hour, after `notice` seconds (`None`: the profile's, 0 on the fixed cloud).
+    SpotInterruption(f64, Option<u32>),
+    /// The store starts fresh; creates within `delay` s of the first race on the
+    /// certificates, failing with the given probability, or overwriting the CA with
+    /// probability `overwrite` (then TLS never works again: cloud-faults §1.5).
+    FirstUseRace {
+        delay_s: Option<u32>,
+        probability: Option<f64>,
+        overwrite: Option<f64>,
+    },
 }
 
 impl Fault {
@@ -91,6 +109,38 @@ impl Fault {
             FaultGen::RateLimit(f) => format!(
                 "kind = \"rate_limit\"\nfactor = {f:?}\nscope = {{ operation = \"instances.insert\" }}"
             ),
+            FaultGen::RemovalOutage(op) => match op {
+                Some(op) => {
+                    format!("kind = \"removal_outage\"\nscope = {{ operation = \"{op}\" }}")
+                }
+                None => "kind = \"removal_outage\"".to_string(),
+            },
+            FaultGen::ListingLag(d) => format!("kind = \"listing_lag\"\ndelay = \"{d}s\""),
+            FaultGen::Vanish(r) => format!("kind = \"vanish\"\nrate_per_hour = {r:?}"),
+            FaultGen::SpotInterruption(r, notice) => {
+                let mut t = format!("kind = \"spot_interruption\"\nrate_per_hour = {r:?}");
+                if let Some(n) = notice {
+                    t.push_str(&format!("\nnotice = \"{n}s\""));
+                }
+                t
+            }
+            FaultGen::FirstUseRace {
+                delay_s,
+                probability,
+                overwrite,
+            } => {
+                let mut t = "kind = \"first_use_race\"".to_string();
+                if let Some(d) = delay_s {
+                    t.push_str(&format!("\ndelay = \"{d}s\""));
+                }
+                if let Some(p) = probability {
+                    t.push_str(&format!("\nprobability = {p:?}"));
+                }
+                if let Some(o) = overwrite {
+                    t.push_str(&format!("\noverwrite = {o:?}"));
+                }
+                t
+            }
         };
         format!(
             "\n[[faults]]\n{body}\nfrom = \"{}s\"\nto = \"{}s\"\n",
@@ -98,16 +148,59 @@ impl Fault {
         )
     }
 
-    /// Seconds after `to` by which the fault's effects are over on the fixed cloud: a create
-    /// whose call or stage started inside the window ends at most [`CREATE_S`] later (a hung
-    /// create at GitLab Runner's 1 h create timeout, spec §3.12), and its "Failed to create"
-    /// removal (inspect, stop, rm: [`REMOVE_S`]) follows.
-    fn effect_s(&self) -> u64 {
-        let create = match self.kind {
-            FaultGen::CreateHang => 3600,
-            _ => CREATE_S,
+    /// When (seconds after the start) the fault's effects are over on the fixed cloud, for
+    /// setup `s`:
+    /// * create faults: a create whose call or stage started inside the window ends at most
+    ///   [`CREATE_S`] after `to` (a hung create at GitLab Runner's 1 h create timeout, spec
+    ///   §3.12), and its "Failed to create" removal ([`REMOVE_S`]) follows: `to + C + R`
+    ///   (`to + 3600 + R` for `create_hang`); `listing_lag` and `first_use_race` also act on
+    ///   creates only (a late directory appears by the create's end at the latest);
+    /// * `removal_outage`: a removal that failed just before `to` sleeps
+    ///   [`REMOVE_RETRY_S`] (§3.9) and then succeeds in [`REMOVE_S`]; stuck removals (three
+    ///   failures or more) take the provider-wide stuck lock one at a time, [`REMOVE_S`] each.
+    ///   Removing machines hold `limit` slots only (Q13): with `limit` > 0 at most
+    ///   `limit + concurrent` of them (`concurrent` on-demand creations may pass the check
+    ///   at once, Q10a) delay jobs, so `to + 30 + R + R·(limit + concurrent)`; without
+    ///   `limit` they delay no job: `to`;
+    /// * `vanish`, `spot_interruption`: losses happen before `to` (+ `notice` for spot);
+    ///   the lost VM's record lingers while a cached positive CanConnect (5 min, §3.12,
+    ///   M10) lets find-free hand it out, each time forcing an on-demand creation in Use,
+    ///   then it is found unreachable and removed: `to + notice + 300 + C + R`.
+    fn effect_s(&self, s: &Setup) -> u64 {
+        let to = u64::from(self.to_s);
+        match self.kind {
+            FaultGen::CreateHang => to + 3600 + REMOVE_S,
+            FaultGen::RemovalOutage(_) if s.limit > 0 => {
+                to + REMOVE_RETRY_S + REMOVE_S + REMOVE_S * u64::from(s.limit + s.concurrent)
+            }
+            FaultGen::RemovalOutage(_) => to,
+            FaultGen::Vanish(_) => to + CAN_CONNECT_CACHE_S + CREATE_S + REMOVE_S,
+            FaultGen::SpotInterruption(_, notice) => {
+                to + u64::from(notice.unwrap_or(0)) + CAN_CONNECT_CACHE_S + CREATE_S + REMOVE_S
+            }
+            _ => to + CREATE_S + REMOVE_S,
+        }
+    }
+
+    /// Whether the fault can break the environment for good: a `first_use_race` that
+    /// overwrites the CA makes every later TLS check fail (cloud-faults §1.5), so no bound
+    /// holds after it.
+    fn permanent(&self) -> bool {
+        matches!(self.kind, FaultGen::FirstUseRace { overwrite: Some(o), .. } if o > 0.0)
+    }
+
+    /// The window in which a VM loss (and the failure of the job running on it) may happen:
+    /// `[from, to + notice]` for `vanish` and `spot_interruption`, else `None`.
+    fn loss_window_ms(&self) -> Option<(u64, u64)> {
+        let notice = match self.kind {
+            FaultGen::Vanish(_) => 0,
+            FaultGen::SpotInterruption(_, n) => n.unwrap_or(0),
+            _ => return None,
         };
-        u64::from(self.to_s) + create + REMOVE_S
+        Some((
+            u64::from(self.from_s) * 1000,
+            (u64::from(self.to_s) + u64::from(notice)) * 1000,
+        ))
     }
 }
 
@@ -183,14 +276,41 @@ fn fault() -> impl Strategy<Value = Fault> {
             (0u32..3).prop_map(FaultGen::Quota),
             Just(FaultGen::ApiError),
             prop_oneof![Just(0.001), Just(0.002), Just(0.01)].prop_map(FaultGen::RateLimit),
+            prop_oneof![Just(None), Just(Some("rm -y")), Just(Some("rm -f"))]
+                .prop_map(FaultGen::RemovalOutage),
+            (1u32..120).prop_map(FaultGen::ListingLag),
+            prop_oneof![Just(2.0), Just(10.0), Just(60.0)].prop_map(FaultGen::Vanish),
+            (
+                prop_oneof![Just(2.0), Just(10.0), Just(60.0)],
+                prop_oneof![Just(None), Just(Some(30u32)), Just(Some(120))]
+            )
+                .prop_map(|(r, n)| FaultGen::SpotInterruption(r, n)),
+            (
+                prop_oneof![Just(None), Just(Some(10u32)), Just(Some(60))],
+                prop_oneof![Just(None), Just(Some(0.5))],
+                prop_oneof![Just(None), Just(Some(0.0)), Just(Some(0.5))]
+            )
+                .prop_map(|(delay_s, probability, overwrite)| FaultGen::FirstUseRace {
+                    delay_s,
+                    probability,
+                    overwrite
+                }),
         ],
         0u32..1800,
         30u32..1800,
     )
-        .prop_map(|(kind, from_s, len)| Fault {
-            kind,
-            from_s,
-            to_s: from_s + len,
+        .prop_map(|(kind, from_s, len)| {
+            // The race is on the store's first use: a window from the start.
+            let from_s = if matches!(kind, FaultGen::FirstUseRace { .. }) {
+                0
+            } else {
+                from_s
+            };
+            Fault {
+                kind,
+                from_s,
+                to_s: from_s + len,
+            }
         })
 }
 
@@ -247,6 +367,10 @@ fn setup() -> impl Strategy<Value = Setup> {
 const CREATE_S: u64 = 50;
 /// The fixed cloud's removal: `inspect` 1 s (= `config`) + `stop` 1 s + `rm` 2 s.
 const REMOVE_S: u64 = 4;
+/// GitLab Runner's wait after a failed `rm -y` (`removeRetryInterval`, spec §3.9): 30 s.
+const REMOVE_RETRY_S: u64 = 30;
+/// How long a positive CanConnect result is cached (spec §3.12, M10): 5 min.
+const CAN_CONNECT_CACHE_S: u64 = 300;
 /// The fixed cloud's drain step per machine after it settled: `inspect` 1 s + `rm -f` 2 s.
 const FORCE_REMOVE_S: u64 = 3;
 
@@ -254,7 +378,33 @@ impl Setup {
     /// When every fault's effects are over (seconds after the start; 0 without faults):
     /// `max(to + effect)` over the windows, see [`Fault::effect_s`].
     fn faults_over_s(&self) -> u64 {
-        self.faults.iter().map(Fault::effect_s).max().unwrap_or(0)
+        self.faults
+            .iter()
+            .map(|f| f.effect_s(self))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Whether a fault can break the environment for good ([`Fault::permanent`]).
+    fn permanent_fault(&self) -> bool {
+        self.faults.iter().any(Fault::permanent)
+    }
+
+    /// The runner asks for spot (preemptible) VMs when a `spot_interruption` fault is
+    /// generated (the fixed cloud's `google` driver reads `google-preemptible`,
+    /// src/fake_cloud/options.rs).
+    fn spot(&self) -> bool {
+        self.faults
+            .iter()
+            .any(|f| matches!(f.kind, FaultGen::SpotInterruption(..)))
+    }
+
+    /// The windows in which VM losses may fail running jobs ([`Fault::loss_window_ms`]).
+    fn loss_windows_ms(&self) -> Vec<(u64, u64)> {
+        self.faults
+            .iter()
+            .filter_map(Fault::loss_window_ms)
+            .collect()
     }
 
     /// The idle settings that can be active: the root's and every period entry's.
@@ -393,7 +543,7 @@ check_interval = 3
   [runners.machine]
     MachineDriver = "google"
     MachineName = "m-%s"
-    MachineOptions = ["google-machine-type=n1-standard-1"]
+    MachineOptions = ["google-machine-type=n1-standard-1"{spot}]
     IdleCount = {ic}
     IdleScaleFactor = {isf:?}
     IdleCountMin = {icm}
@@ -416,6 +566,11 @@ jobs = {jobs}
 duration = "{job_s}s"
 {faults}{signals}"#,
         seed = s.seed,
+        spot = if s.spot() {
+            ", \"google-preemptible\""
+        } else {
+            ""
+        },
         concurrent = s.concurrent,
         limit = s.limit,
         ic = s.idle_count,
@@ -451,57 +606,201 @@ fn simulate_with(text: &str, sabotage: Sabotage) -> RunRecords {
     run(&scenario, &opts).expect("runs")
 }
 
-/// The jobs that break liveness: not ended by `bound` s, or not succeeded unless they failed
-/// with `runner_system_failure` after being picked up before `faults_over` s. Each as
-/// `(id, outcome, end ms)`.
+/// A job as the liveness check sees it (from [`RunRecords`] or a replay's jobs.csv).
+#[derive(Clone, Debug)]
+struct JobRow {
+    id: u64,
+    outcome: String,
+    reason: Option<String>,
+    picked_ms: Option<u64>,
+    end_ms: Option<u64>,
+    machine: Option<String>,
+}
+
+/// The job failures a run with faults may show besides successes:
+/// * `runner_system_failure` for a job picked up by `faults_over_s` (its preparation ran into
+///   failing creates: Use and preparation retries, spec §3.6, §0 W9);
+/// * `runner_system_failure` for a job whose machine was lost (`instance lost`, `lost`) at
+///   the job's end, inside a loss window `[from, to + notice]` of a `vanish` or
+///   `spot_interruption` fault (cloud-faults §6: the job running on a reclaimed VM fails).
+#[derive(Clone, Debug, Default)]
+struct Allowed {
+    faults_over_s: u64,
+    loss_windows_ms: Vec<(u64, u64)>,
+    /// `(machine, ms)` of every `instance lost` row of the decision log.
+    lost: Vec<(String, u64)>,
+}
+
+impl Allowed {
+    fn of(s: &Setup, r: &RunRecords) -> Self {
+        Allowed {
+            faults_over_s: s.faults_over_s(),
+            loss_windows_ms: s.loss_windows_ms(),
+            lost: lost_rows(r),
+        }
+    }
+
+    fn accepts_failure(&self, j: &JobRow) -> bool {
+        if j.reason.as_deref() != Some("runner_system_failure") {
+            return false;
+        }
+        if j.picked_ms.is_some_and(|p| p <= self.faults_over_s * 1000) {
+            return true;
+        }
+        let (Some(m), Some(e)) = (j.machine.as_deref(), j.end_ms) else {
+            return false;
+        };
+        self.lost.iter().any(|(lm, t)| lm == m && *t == e)
+            && self
+                .loss_windows_ms
+                .iter()
+                .any(|(from, to)| (*from..=*to).contains(&e))
+    }
+}
+
+/// `(machine, ms)` of the `instance lost` rows.
+fn lost_rows(r: &RunRecords) -> Vec<(String, u64)> {
+    r.events
+        .iter()
+        .filter(|e| e.event == "instance lost")
+        .map(|e| (e.machine.clone(), e.time.as_millis()))
+        .collect()
+}
+
+/// The jobs that break liveness: not ended by `bound` s, or not succeeded unless their
+/// failure is [`Allowed`]. Each as `(id, outcome, end ms)`.
 fn late_jobs(
-    jobs: impl Iterator<Item = (u64, String, Option<String>, Option<u64>, Option<u64>)>,
+    jobs: impl Iterator<Item = JobRow>,
     bound: u64,
-    faults_over: u64,
+    allowed: &Allowed,
 ) -> Vec<(u64, String, Option<u64>)> {
-    jobs.filter(|(_, outcome, reason, picked, end)| {
-        let ended_in_time = end.is_some_and(|e| e <= bound * 1000);
-        let ok = outcome == "succeeded"
-            || (outcome == "failed"
-                && reason.as_deref() == Some("runner_system_failure")
-                && picked.is_some_and(|p| p <= faults_over * 1000));
+    jobs.filter(|j| {
+        let ended_in_time = j.end_ms.is_some_and(|e| e <= bound * 1000);
+        let ok = j.outcome == "succeeded" || (j.outcome == "failed" && allowed.accepts_failure(j));
         !(ended_in_time && ok)
     })
-    .map(|(id, outcome, _, _, end)| (id, outcome, end))
+    .map(|j| (j.id, j.outcome, j.end_ms))
     .collect()
 }
 
-fn job_rows(
-    r: &RunRecords,
-) -> impl Iterator<Item = (u64, String, Option<String>, Option<u64>, Option<u64>)> + '_ {
-    r.jobs.iter().map(|j| {
-        (
-            j.id,
-            j.outcome.as_str().to_string(),
-            j.failure_reason.clone(),
-            j.picked.map(|t| t.as_millis()),
-            j.end.map(|t| t.as_millis()),
-        )
+fn job_rows(r: &RunRecords) -> impl Iterator<Item = JobRow> + '_ {
+    r.jobs.iter().map(|j| JobRow {
+        id: j.id,
+        outcome: j.outcome.as_str().to_string(),
+        reason: j.failure_reason.clone(),
+        picked_ms: j.picked.map(|t| t.as_millis()),
+        end_ms: j.end.map(|t| t.as_millis()),
+        machine: j.machine.clone(),
     })
 }
 
-/// What is wrong with a run of `text` whose jobs must all end by `bound` seconds, if anything.
-fn problem(text: &str, bound: u64, faults_over: u64) -> Option<String> {
-    problem_with(text, bound, faults_over, Sabotage::None)
+/// Orphan accounting (DESIGN.md "Terms", Q12, Q21): every VM still billed at the horizon is
+/// tracked by the runner (a core state as end state, while the process lives), `left_running`
+/// (its store entry remains) or `orphaned` with a cost; and the run's orphaned cost (the
+/// `orphaned` part of the machines' cost split, summary.json `cost_usd.orphaned`) is carried
+/// by machines reported `orphaned` only: it equals the sum of their orphaned parts.
+fn orphan_problem(r: &RunRecords) -> Option<String> {
+    let exited = r.events.iter().any(|e| e.event == "process exited");
+    let tracked = ["creating", "idle", "acquired", "used", "removing"];
+    for m in r.machines.iter().filter(|m| m.removed.is_none()) {
+        let st = m.end_state.as_str();
+        let ok = match st {
+            "left_running" => true,
+            "orphaned" => m.cost_usd > 0.0,
+            s if tracked.contains(&s.to_lowercase().as_str()) => !exited,
+            _ => false,
+        };
+        if !ok {
+            return Some(format!(
+                "orphan accounting: {} is billed at the horizon with end state {st:?} and cost {} USD",
+                m.name, m.cost_usd
+            ));
+        }
+    }
+    let orphan = simrun::sim::records::CostState::Orphaned.index();
+    let run: f64 = r.machines.iter().map(|m| m.cost_by_state[orphan]).sum();
+    let reported: f64 = r
+        .machines
+        .iter()
+        .filter(|m| m.end_state == "orphaned")
+        .map(|m| m.cost_by_state[orphan])
+        .sum();
+    if (run - reported).abs() > 1e-9 {
+        return Some(format!(
+            "orphan accounting: orphaned cost {run} USD, but machines reported orphaned carry {reported} USD"
+        ));
+    }
+    None
 }
 
-fn problem_with(text: &str, bound: u64, faults_over: u64, sabotage: Sabotage) -> Option<String> {
+/// The latency of `docker-machine config` (CanConnect) on the fixed cloud: 1 s.
+const CONFIG_S: u64 = 1;
+
+/// Whether the run shows the on-demand waiter hang found by this suite (kept as
+/// tests/regressions/use-wait-hang-own-machine-lost.toml): a job's Use waits for its own
+/// on-demand creation (spec §3.6 step 2b); when it finishes, the coordinator's wake-up
+/// reaches the waiter first, whose "find existing" acquires the new machine and checks it
+/// with `config`; the VM is lost during that call (`vanish`, `spot_interruption`), so the
+/// machine is removed as unreachable; then the own creation's result is read, acquiring the
+/// own machine fails (it is Removing: "someone else already took it"), and the loop goes on
+/// waiting for the coordinator's available counter — which nothing raises when no other
+/// machine is released or created (the worker is this one; Q1: no Acquire, no scaling). Use
+/// has no deadline (M12), so the job stays in preparation for ever. Faithful to the spec's
+/// prose, so it is not "fixed"; liveness cannot hold then and is not checked.
+///
+/// Recognised by its trace: a machine lost within [`CONFIG_S`] after it was created and then
+/// found unreachable (`cannot connect`), and a job picked before that creation still in
+/// preparation (picked, never started) at the horizon.
+fn own_machine_lost_hang(r: &RunRecords) -> bool {
+    let at = |m: &str, ev: &str| {
+        r.events
+            .iter()
+            .filter(|e| e.machine == m && e.event == ev)
+            .map(|e| e.time.as_millis())
+            .collect::<Vec<_>>()
+    };
+    r.events
+        .iter()
+        .filter(|e| e.event == "instance lost")
+        .any(|lost| {
+            let t = lost.time.as_millis();
+            let created = at(&lost.machine, "created");
+            let Some(&c) = created.iter().rev().find(|&&c| c <= t) else {
+                return false;
+            };
+            t - c <= CONFIG_S * 1000
+                && at(&lost.machine, "cannot connect").iter().any(|&x| x >= t)
+                && r.jobs.iter().any(|j| {
+                    j.outcome == JobOutcome::Running
+                        && j.start.is_none()
+                        && j.picked.is_some_and(|p| p.as_millis() <= c)
+                })
+        })
+}
+
+/// What is wrong with a run of `text` whose jobs must all end by `bound` seconds, if anything.
+fn problem(text: &str, bound: u64, s: &Setup) -> Option<String> {
+    problem_with(text, bound, s, Sabotage::None)
+}
+
+fn problem_with(text: &str, bound: u64, s: &Setup, sabotage: Sabotage) -> Option<String> {
     let r = simulate_with(text, sabotage);
-    let late = late_jobs(job_rows(&r), bound, faults_over);
     if !r.violations.is_empty() {
-        Some(format!("invariant violations: {:?}", r.violations))
-    } else if !late.is_empty() {
-        Some(format!(
-            "liveness: not all jobs ended by the bound {bound} s: {late:?}"
-        ))
-    } else {
-        None
+        return Some(format!("invariant violations: {:?}", r.violations));
     }
+    if let Some(p) = orphan_problem(&r) {
+        return Some(p);
+    }
+    if s.permanent_fault() || own_machine_lost_hang(&r) {
+        return None;
+    }
+    let late = late_jobs(job_rows(&r), bound, &Allowed::of(s, &r));
+    if !late.is_empty() {
+        return Some(format!(
+            "liveness: not all jobs ended by the bound {bound} s: {late:?}"
+        ));
+    }
+    None
 }
 
 /// Writes a failing case where `simrun run` can replay it:
@@ -526,7 +825,7 @@ fn check(name: &str, s: &Setup) -> Result<(), TestCaseError> {
 fn check_with(name: &str, s: &Setup, sabotage: Sabotage) -> Result<(), TestCaseError> {
     let bound = drain_bound_s(s);
     let text = scenario_toml(s, bound + 60);
-    if let Some(p) = problem_with(&text, bound, s.faults_over_s(), sabotage) {
+    if let Some(p) = problem_with(&text, bound, s, sabotage) {
         write_failing(name, &text, &p);
         return Err(TestCaseError::fail(p));
     }
@@ -747,9 +1046,9 @@ fn the_liveness_check_fails_when_creation_stops() {
     let s = small_setup();
     let bound = drain_bound_s(&s);
     let text = scenario_toml(&s, bound + 60);
-    assert_eq!(problem(&text, bound, 0), None, "the healthy setup drains");
+    assert_eq!(problem(&text, bound, &s), None, "the healthy setup drains");
     let frozen = text.replace("MaxGrowthRate = 0", "MaxGrowthRate = -1");
-    let p = problem(&frozen, bound, 0).expect("the check must fail when creation stops");
+    let p = problem(&frozen, bound, &s).expect("the check must fail when creation stops");
     assert!(p.starts_with("liveness"), "{p}");
 }
 
@@ -766,11 +1065,11 @@ fn the_liveness_bound_accounts_for_hung_creates() {
     }];
     let bound = drain_bound_s(&s);
     let text = scenario_toml(&s, bound + 60);
-    assert_eq!(problem(&text, bound, s.faults_over_s()), None);
+    assert_eq!(problem(&text, bound, &s), None);
     let mut naive = s.clone();
     naive.faults.clear();
     let naive_bound = drain_bound_s(&naive).max(300 + CREATE_S + REMOVE_S);
-    let p = problem(&text, naive_bound, 300).expect("a bound without the hang allowance fails");
+    let p = problem(&text, naive_bound, &s).expect("a bound without the hang allowance fails");
     assert!(p.starts_with("liveness"), "{p}");
 }
 
@@ -809,9 +1108,9 @@ fn a_failing_case_round_trips_through_the_cli() {
     let bound = drain_bound_s(&s);
     let frozen = scenario_toml(&s, bound + 60).replace("MaxGrowthRate = 0", "MaxGrowthRate = -1");
     let r = simulate(&frozen);
-    let seen = late_jobs(job_rows(&r), bound, 0);
+    let seen = late_jobs(job_rows(&r), bound, &Allowed::default());
     assert!(!seen.is_empty());
-    let p = problem(&frozen, bound, 0).expect("fails");
+    let p = problem(&frozen, bound, &s).expect("fails");
     let path = write_failing("roundtrip-frozen", &frozen, &p);
 
     let out = |k: u32| {
@@ -853,17 +1152,17 @@ fn a_failing_case_round_trips_through_the_cli() {
         .records()
         .map(|rec| {
             let rec = rec.unwrap();
-            let reason = (!rec[7].is_empty()).then(|| rec[7].to_string());
-            (
-                rec[0].parse().unwrap(),
-                rec[6].to_string(),
-                reason,
-                None,
-                secs(&rec[4]),
-            )
+            JobRow {
+                id: rec[0].parse().unwrap(),
+                outcome: rec[6].to_string(),
+                reason: (!rec[7].is_empty()).then(|| rec[7].to_string()),
+                picked_ms: None,
+                end_ms: secs(&rec[4]),
+                machine: (!rec[5].is_empty()).then(|| rec[5].to_string()),
+            }
         })
         .collect();
-    let replayed = late_jobs(rows.into_iter(), bound, 0);
+    let replayed = late_jobs(rows.into_iter(), bound, &Allowed::default());
     assert_eq!(
         replayed, seen,
         "the replay reproduces the property's failure"
@@ -914,16 +1213,19 @@ fn shrinking_writes_a_minimal_replayable_case_for_a_broken_core() {
     let text = std::fs::read_to_string(&file).expect("written");
     assert!(text.contains(&format!("seed = {}", minimal.seed)), "{text}");
     let bound = drain_bound_s(&minimal);
-    let again = problem_with(&text, bound, 0, Sabotage::SkipLimitCheck).expect("replays");
+    let again = problem_with(&text, bound, &minimal, Sabotage::SkipLimitCheck).expect("replays");
     assert_eq!(again, why.message(), "the written case replays exactly");
     assert_eq!(
-        problem(&text, bound, 0),
+        problem(&text, bound, &minimal),
         None,
         "the faithful core passes the same case"
     );
 }
 
-/// Every scenario kept under tests/regressions/ replays without violations and drains.
+/// Every scenario kept under tests/regressions/ replays without violations and with
+/// consistent orphan accounting, and its jobs all succeed — except a file marked
+/// `# expect: own-machine-lost-hang`, which must still show that hang
+/// ([`own_machine_lost_hang`]: the behaviour it documents, so a change to it is noticed).
 #[test]
 fn regressions_replay_cleanly() {
     let dir = regressions_dir();
@@ -932,6 +1234,7 @@ fn regressions_replay_cleanly() {
     };
     let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     files.sort();
+    let mut replayed = 0;
     for f in files.iter().filter(|p| {
         p.extension().is_some_and(|e| e == "toml")
             && !p
@@ -940,16 +1243,30 @@ fn regressions_replay_cleanly() {
     }) {
         let text = std::fs::read_to_string(f).unwrap();
         let r = simulate(&text);
+        replayed += 1;
         assert!(
             r.violations.is_empty(),
             "{}: {:?}",
             f.display(),
             r.violations
         );
+        assert_eq!(orphan_problem(&r), None, "{}", f.display());
+        if text
+            .lines()
+            .any(|l| l.trim() == "# expect: own-machine-lost-hang")
+        {
+            assert!(
+                own_machine_lost_hang(&r),
+                "{}: the hang is gone",
+                f.display()
+            );
+            continue;
+        }
         assert!(
             r.jobs.iter().all(|j| j.outcome == JobOutcome::Succeeded),
             "{}: unfinished jobs",
             f.display()
         );
     }
+    assert!(replayed >= 2, "the kept regressions are replayed");
 }
