@@ -1502,3 +1502,45 @@ fn spot_losses_fail_running_jobs_only_inside_the_window() {
     let late = late_jobs(job_rows(&r), bound, &outside);
     assert_eq!(late.len(), failed.len(), "{late:?}");
 }
+
+/// Q21 inside a drain: SIGQUIT with the drain on while `rm -f` "succeeds" without deleting
+/// (`removal_outage` scoped to `rm -f`): the drain reports every machine removed, the VMs
+/// stay billed and are reported `orphaned` with their cost, no invariant breaks
+/// (`drain_leaves_nothing` accepts what the cloud counts orphaned), and the stop check, which
+/// only excuses orphans from before the signal, reports them.
+#[test]
+fn a_drain_during_an_rm_force_outage_orphans_and_accounts_for_them() {
+    let mut s = small_setup();
+    s.idle_count = 2;
+    s.jobs = 1;
+    s.faults = vec![Fault {
+        kind: FaultGen::RemovalOutage(Some("rm -f")),
+        from_s: 100,
+        to_s: 3000,
+    }];
+    let stop = Stop {
+        after_s: 0,
+        first: "SIGQUIT",
+        second: None,
+        drain: Some((2, 0)),
+    };
+    let at = 300;
+    let text = scenario_toml_with(&s, 3600, Some((stop.signals(at), stop.drain, 600)), None);
+    let r = simulate(&text);
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    assert_eq!(orphan_problem(&r), None);
+    let (_, n) = drain_start(&r).expect("a drain");
+    assert!(n >= 2, "{n}");
+    assert!(r.events.iter().any(|e| {
+        e.reason
+            .ends_with(&format!("success={n} failed=0 total={n}"))
+    }));
+    let orphaned = r
+        .machines
+        .iter()
+        .filter(|m| m.end_state == "orphaned" && m.cost_usd > 0.0)
+        .count();
+    assert_eq!(orphaned as u64, n, "{:?}", r.machines);
+    let p = stop_problem(&r, &s, at, &stop, 600).expect("orphans after the signal");
+    assert!(p.starts_with("drain left machines"), "{p}");
+}
