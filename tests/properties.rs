@@ -1042,7 +1042,9 @@ fn stop_problem(r: &RunRecords, s: &Setup, at: u64, stop: &Stop, timeout: u64) -
         return None;
     };
     let Some((start, n)) = drain_start(r) else {
-        return Some("no drain".to_string());
+        // A second signal can end the process before the workers stopped (§4.1).
+        return (exit.reason != "second signal")
+            .then(|| format!("no drain (exit: {})", exit.reason));
     };
     let Some(summary) = r.events.iter().find(|e| e.reason.contains("success=")) else {
         // Cut short by a second signal (§4.1): checked above.
@@ -1338,7 +1340,9 @@ fn shrinking_writes_a_minimal_replayable_case_for_a_broken_core() {
 /// Every scenario kept under tests/regressions/ replays without violations and with
 /// consistent orphan accounting, and its jobs all succeed — except a file marked
 /// `# expect: own-machine-lost-hang`, which must still show that hang
-/// ([`own_machine_lost_hang`]: the behaviour it documents, so a change to it is noticed).
+/// ([`own_machine_lost_hang`]: the behaviour it documents, so a change to it is noticed), and
+/// one marked `# expect: stopped by signals`, whose process exits and whose jobs end
+/// succeeded, pending (never picked) or aborted (`runner_interrupted`).
 #[test]
 fn regressions_replay_cleanly() {
     let dir = regressions_dir();
@@ -1371,6 +1375,24 @@ fn regressions_replay_cleanly() {
             assert!(
                 own_machine_lost_hang(&r),
                 "{}: the hang is gone",
+                f.display()
+            );
+            continue;
+        }
+        if text
+            .lines()
+            .any(|l| l.trim() == "# expect: stopped by signals")
+        {
+            assert!(
+                r.events.iter().any(|e| e.event == "process exited"),
+                "{}: the process exits",
+                f.display()
+            );
+            assert!(
+                r.jobs.iter().all(|j| j.outcome == JobOutcome::Succeeded
+                    || j.outcome == JobOutcome::Pending
+                    || j.failure_reason.as_deref() == Some("runner_interrupted")),
+                "{}: jobs end succeeded, pending or aborted",
                 f.display()
             );
             continue;
