@@ -429,6 +429,26 @@ impl Setup {
             .unwrap_or(0)
     }
 
+    /// When the effects of the faults that make creates fail are over (seconds; 0 without
+    /// such faults): as [`Setup::faults_over_s`] over all kinds but `removal_outage`,
+    /// `vanish` and `spot_interruption`, which fail no create. Until then a job's preparation
+    /// may fail on failing creates (`runner_system_failure`, spec §3.6, §0 W9).
+    fn create_faults_over_s(&self) -> u64 {
+        self.faults
+            .iter()
+            .filter(|f| {
+                !matches!(
+                    f.kind,
+                    FaultGen::RemovalOutage(_)
+                        | FaultGen::Vanish(_)
+                        | FaultGen::SpotInterruption(..)
+                )
+            })
+            .map(|f| f.effect_s(self))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Whether a fault can break the environment for good ([`Fault::permanent`]).
     fn permanent_fault(&self) -> bool {
         self.faults.iter().any(Fault::permanent)
@@ -668,8 +688,9 @@ struct JobRow {
 }
 
 /// The job failures a run with faults may show besides successes:
-/// * `runner_system_failure` for a job picked up by `faults_over_s` (its preparation ran into
-///   failing creates: Use and preparation retries, spec §3.6, §0 W9);
+/// * `runner_system_failure` for a job picked up by `faults_over_s` =
+///   [`Setup::create_faults_over_s`] (its preparation ran into failing creates: Use and
+///   preparation retries, spec §3.6, §0 W9);
 /// * `runner_system_failure` for a job whose machine was lost (`instance lost`, `lost`) at
 ///   the job's end, inside a loss window `[from, to + notice]` of a `vanish` or
 ///   `spot_interruption` fault (cloud-faults §6: the job running on a reclaimed VM fails).
@@ -684,7 +705,7 @@ struct Allowed {
 impl Allowed {
     fn of(s: &Setup, r: &RunRecords) -> Self {
         Allowed {
-            faults_over_s: s.faults_over_s(),
+            faults_over_s: s.create_faults_over_s(),
             loss_windows_ms: s.loss_windows_ms(),
             lost: lost_rows(r),
         }
