@@ -804,52 +804,38 @@ fn orphan_problem(r: &RunRecords) -> Option<String> {
     None
 }
 
-/// The latency of `docker-machine config` (CanConnect) on the fixed cloud: 1 s.
-const CONFIG_S: u64 = 1;
-
 /// Whether the run shows the on-demand waiter hang found by this suite (kept as
-/// tests/regressions/use-wait-hang-own-machine-lost.toml): a job's Use waits for its own
-/// on-demand creation (spec §3.6 step 2b); when it finishes, the coordinator's wake-up
-/// reaches the waiter first, whose "find existing" acquires the new machine and checks it
-/// with `config`; the VM is lost during that call (`vanish`, `spot_interruption`), so the
-/// machine is removed as unreachable; then the own creation's result is read, acquiring the
-/// own machine fails (it is Removing: "someone else already took it"), and the loop goes on
-/// waiting for the coordinator's available counter — which nothing raises when no other
-/// machine is released or created (the worker is this one; Q1: no Acquire, no scaling). Use
-/// has no deadline (M12), so the job stays in preparation for ever. Faithful to the spec's
-/// prose, so it is not "fixed"; liveness cannot hold then and is not checked.
+/// tests/regressions/use-wait-hang-own-machine-lost.toml and
+/// tests/regressions/use-wait-hang-machines-taken-and-lost.toml). A job's Use waits in
+/// create-and-wait (spec §3.6 step 2b) for its own on-demand creation or the coordinator's
+/// available counter (§3.7). Its own machine can go without ending the wait:
+/// * the coordinator's wake-up at the creation's end reaches the waiter first, its "find
+///   existing" takes the new machine and checks it with `config`, the VM is lost during that
+///   call (`vanish`, `spot_interruption`), the machine is removed as unreachable, and then the
+///   own creation's result is read: acquiring the own machine fails ("someone else already
+///   took it") and the loop goes on waiting;
+/// * another waiter takes the own machine (an on-demand waiter may take any machine, §6.1
+///   2018-08; Q24), a worker's Acquire takes the next Idle one first, and every machine
+///   released later is a lost VM, found unreachable and removed.
 ///
-/// Recognised by its trace: a machine lost within [`CONFIG_S`] after it was created and then
-/// found unreachable (`cannot connect`), and a job picked before that creation that never
-/// started: still in preparation at the horizon, or aborted there by SIGTERM/SIGINT (the
-/// worker then still waits for Use, so the process stops only at `shutdown_timeout`, without
-/// a drain: §4.1, a case the signal property found).
+/// From then on the waiter only waits for the available counter, which nothing raises when
+/// no other machine is released or created (IdleCount 0 creates nothing without a job, Q1),
+/// and Use has no deadline (M12): the job stays in preparation for ever, and after
+/// SIGTERM/SIGINT (which abort it) the worker still waits, so the process stops only at
+/// `shutdown_timeout`, without a drain (§4.1). Faithful to the spec's prose, so it is not
+/// "fixed"; liveness cannot hold then and is not checked.
+///
+/// Recognised by its trace: a job picked, never started, still in preparation at the horizon
+/// or aborted there (`runner_interrupted`), with a VM lost (`instance lost`) after its pick.
 fn own_machine_lost_hang(r: &RunRecords) -> bool {
-    let at = |m: &str, ev: &str| {
-        r.events
-            .iter()
-            .filter(|e| e.machine == m && e.event == ev)
-            .map(|e| e.time.as_millis())
-            .collect::<Vec<_>>()
-    };
-    r.events
-        .iter()
-        .filter(|e| e.event == "instance lost")
-        .any(|lost| {
-            let t = lost.time.as_millis();
-            let created = at(&lost.machine, "created");
-            let Some(&c) = created.iter().rev().find(|&&c| c <= t) else {
-                return false;
-            };
-            t - c <= CONFIG_S * 1000
-                && at(&lost.machine, "cannot connect").iter().any(|&x| x >= t)
-                && r.jobs.iter().any(|j| {
-                    j.start.is_none()
-                        && j.picked.is_some_and(|p| p.as_millis() <= c)
-                        && (j.outcome == JobOutcome::Running
-                            || j.failure_reason.as_deref() == Some("runner_interrupted"))
-                })
-        })
+    let lost = lost_rows(r);
+    r.jobs.iter().any(|j| {
+        j.start.is_none()
+            && (j.outcome == JobOutcome::Running
+                || j.failure_reason.as_deref() == Some("runner_interrupted"))
+            && j.picked
+                .is_some_and(|p| lost.iter().any(|(_, t)| *t >= p.as_millis()))
+    })
 }
 
 /// What is wrong with a run of `text` whose jobs must all end by `bound` seconds, if anything.
