@@ -37,8 +37,8 @@
 //! proves it). Regressions kept under `tests/regressions/*.toml` are replayed by
 //! `regressions_replay_cleanly`.
 //!
-//! Cases: `PROPTEST_CASES` (default 256 per property here: the whole file ran in 6–7 s on 2
-//! shared cores in the test profile); a longer run:
+//! Cases: `PROPTEST_CASES` (default 256 per property here: the whole file ran in 2–7 s on 2
+//! shared cores in the test profile, depending on their load); a longer run:
 //! `PROPTEST_CASES=2000 cargo test --release --test properties --test idle_policy_model`
 //! (the same command as in the README).
 
