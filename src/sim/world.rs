@@ -997,6 +997,9 @@ impl<'s> World<'s> {
             .collect();
         let mut seen: BTreeMap<&str, CostState> = BTreeMap::new();
         let mut excess: Vec<String> = Vec::new();
+        // Records Acquire's Total leaves out (spec §3.4 step 3, §3.5): not Creating and with no
+        // directory listed (e.g. a create that failed before writing it, being removed).
+        let mut unlisted: BTreeMap<String, u32> = BTreeMap::new();
         for rec in self.core.records() {
             let st = match rec.state {
                 MachineState::Creating => CostState::Creating,
@@ -1010,6 +1013,12 @@ impl<'s> World<'s> {
                 .runner
                 .clone()
                 .or_else(|| self.machines.get(&rec.name).map(|m| m.runner.clone()));
+            if rec.state != MachineState::Creating
+                && !self.cloud.in_store(&rec.name)
+                && let Some(r) = &runner
+            {
+                *unlisted.entry(r.clone()).or_insert(0) += 1;
+            }
             if let Some(c) = runner.and_then(|r| counts.get_mut(&r)) {
                 c[st.index()] += 1;
             }
@@ -1076,7 +1085,7 @@ impl<'s> World<'s> {
                     pending_jobs: c[5],
                 });
             }
-            let total: u32 = c[..5].iter().sum();
+            let total: u32 = c[..5].iter().sum::<u32>() - unlisted.get(id).copied().unwrap_or(0);
             let limit = self.s.runner.config.runners[i].limit;
             let over = limit > 0 && i64::from(total) > limit;
             let was = self.over_limit.get(id).copied().unwrap_or(false);

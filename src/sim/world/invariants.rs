@@ -33,7 +33,8 @@
 //! * `jobs_within_limit`: running jobs of a runner ≤ its `limit` when > 0 (spec §1.4,
 //!   buildsHelper; Q10's last sentence).
 //! * `machines_within_limit`: background (idle-target) creation never takes a runner past
-//!   `limit` (spec §3.3). Machines beyond `limit` from the on-demand paths of spec Q10 are
+//!   `limit` (spec §3.3), counting machines as Acquire's Total does: listed directories plus
+//!   Creating records not yet listed (§3.4 step 3, §3.5). Machines beyond `limit` from the on-demand paths of spec Q10 are
 //!   counted as quirk `Q10` (limit excess, DESIGN.md "Terms"), not as violations.
 //! * `creates_within_max_growth_rate`: driver creates of a runner running at once ≤
 //!   `MaxGrowthRate` when > 0 (spec §3.7, Q17).
@@ -371,10 +372,15 @@ impl World<'_> {
                 continue;
             };
             let limit = self.s.runner.config.runners[i].limit;
+            // Total as Acquire counts it (spec §3.4 step 3, §3.5): the listed machines plus
+            // the Creating records not yet listed. A record whose directory never existed or
+            // is gone (a create that failed before writing it, in its "Failed to create"
+            // removal) is not listed and does not count.
             let total = self
                 .core
                 .records()
                 .filter(|r| r.runner.as_deref() == Some(runner))
+                .filter(|r| r.state == MachineState::Creating || self.cloud.in_store(&r.name))
                 .count() as i64;
             if limit > 0 && total > limit {
                 self.violate(
