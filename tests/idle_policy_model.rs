@@ -24,7 +24,7 @@
 //! `the_comparison_catches_a_deliberately_wrong_model` shows the comparison can disagree:
 //! model variants with one rule changed are caught. Cases: `PROPTEST_CASES` (default 512);
 //! a longer run (the README's command):
-//! `PROPTEST_CASES=2000 cargo test --release --test properties --test idle_policy_model`.
+//! `PROPTEST_CASES=2000 PROPTEST_RNG_SEED=$RANDOM cargo test --release --test properties --test idle_policy_model`.
 
 mod autoscaler_harness;
 
@@ -659,8 +659,19 @@ fn cases() -> u32 {
         .unwrap_or(512)
 }
 
+/// The generator's seed: fixed, so CI explores the same cases on every run and a failure
+/// there is reproducible; `PROPTEST_RNG_SEED=<n>` explores others (the long-run command in
+/// the module docs sets a new one each time it is worth it).
+fn rng_seed() -> proptest::test_runner::RngSeed {
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_261_130);
+    proptest::test_runner::RngSeed::Fixed(seed)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), rng_seed: rng_seed(), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn the_core_follows_the_reference_model(c in cfg(), ops in prop::collection::vec(op(), 1..40)) {

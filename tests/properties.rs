@@ -39,7 +39,7 @@
 //!
 //! Cases: `PROPTEST_CASES` (default 256 per property here: the whole file ran in 2–7 s on 2
 //! shared cores in the test profile, depending on their load); a longer run:
-//! `PROPTEST_CASES=2000 cargo test --release --test properties --test idle_policy_model`
+//! `PROPTEST_CASES=2000 PROPTEST_RNG_SEED=$RANDOM cargo test --release --test properties --test idle_policy_model`
 //! (the same command as in the README).
 
 use std::path::{Path, PathBuf};
@@ -1144,8 +1144,19 @@ fn cases() -> u32 {
         .unwrap_or(256)
 }
 
+/// The generator's seed: fixed, so CI explores the same cases on every run and a failure
+/// there is reproducible; `PROPTEST_RNG_SEED=<n>` explores others (the long-run command in
+/// the module docs sets a new one each time it is worth it).
+fn rng_seed() -> proptest::test_runner::RngSeed {
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_261_130);
+    proptest::test_runner::RngSeed::Fixed(seed)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), rng_seed: rng_seed(), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn invariants_hold_and_jobs_drain_within_the_bound(s in setup()) {

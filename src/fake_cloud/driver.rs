@@ -1370,18 +1370,23 @@ impl FakeCloud {
     }
 
     /// Step 1 of a create on a store whose certificates may be missing (`first_use_race`,
-    /// cloud-faults §1.5): the first create in the fault's window bootstraps them for the
-    /// fault's `delay`; a create starting meanwhile races: with the fault's probability it
+    /// cloud-faults §1.5): the first create (in the window or not) bootstraps them for the
+    /// fault's `delay`; a create starting meanwhile inside the fault's window races: with the
+    /// fault's probability it
     /// either overwrites the CA (probability `overwrite`; the create goes on, every TLS check
     /// fails from then on) or fails here with `Error generating certificates: …` (the two
     /// causes equally likely `[est]`). Draws from the fault stream only.
     fn certificate_bootstrap(&mut self, now: SimTime, ctx: &Ctx<'_>) -> Option<DriverError> {
         match self.certs {
             CertStore::Fresh => {
-                let f = self.faults.iter().find(|f| {
-                    f.kind == FaultKind::FirstUseRace && f.active_at(now) && ctx.in_scope(&f.scope)
-                })?;
-                let delay = f.delay.unwrap_or(CERT_BOOTSTRAP);
+                // The first create bootstraps the certificates whether or not a window is
+                // open now; the window decides only whether the creates racing it collide.
+                let delay = self
+                    .faults
+                    .iter()
+                    .find(|f| f.kind == FaultKind::FirstUseRace && ctx.in_scope(&f.scope))
+                    .and_then(|f| f.delay)
+                    .unwrap_or(CERT_BOOTSTRAP);
                 self.certs = CertStore::Bootstrapping { until: now + delay };
                 None
             }

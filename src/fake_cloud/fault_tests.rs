@@ -1068,3 +1068,19 @@ fn episode_keys_are_validated() {
             .contains("capacity.spot_multiplier")
     );
 }
+
+/// The first create bootstraps the store even before the fault's window opens: creates in
+/// the window, after the bootstrap, do not race.
+#[test]
+fn first_use_race_does_not_start_late_when_the_first_create_precedes_the_window() {
+    let mut f = fault(FaultKind::FirstUseRace);
+    f.from = SimDuration(MIN);
+    let mut d = Drive::new(cloud(fixed("aws-ec2"), &[], vec![f]));
+    let early = d.create(SimTime(0), "early");
+    let ids: Vec<CallId> = (0..3)
+        .map(|i| d.create(SimTime(2 * MIN), &format!("m{i}")))
+        .collect();
+    d.run_until(SimTime(10 * MIN));
+    assert!(d.result(early).1.result.is_ok());
+    assert!(ids.iter().all(|&id| d.result(id).1.result.is_ok()));
+}
