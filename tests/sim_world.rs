@@ -370,3 +370,36 @@ fn first_use_race_fails_the_first_concurrent_creates_only() {
     let clean = simulate(&text.replace("[[faults]]\nkind = \"first_use_race\"\n", ""));
     assert!(clean.events.iter().all(|e| e.event != "creation failed"));
 }
+
+/// Spec §0 M16 / Q22: a MachineName without `%s` makes names docker-machine refuses
+/// (`…%!(EXTRA string=…)`): every create fails at once, no machine ever appears, the jobs stay
+/// pending — a failing-create thrash, not a pile of machines.
+#[test]
+fn machine_name_without_percent_s_is_a_failing_create_thrash() {
+    let text = fixed(
+        "    IdleCount = 2\n    IdleTime = 600\n",
+        "concurrent = 2\n",
+        "[[workload]]\nkind = \"burst\"\nat = \"5m\"\njobs = 2\nduration = \"60s\"\n",
+        "",
+    )
+    .replace("MachineName = \"m-%s\"", "MachineName = \"fixed\"");
+    let r = simulate(&text);
+    let failed: Vec<_> = r
+        .events
+        .iter()
+        .filter(|e| e.event == "creation failed")
+        .collect();
+    assert!(failed.len() > 100, "{} failed creates in 1 h", failed.len());
+    assert!(
+        failed
+            .iter()
+            .all(|e| e.reason.starts_with("Invalid hostname specified"))
+    );
+    assert!(r.events.iter().all(|e| e.event != "created"));
+    assert!(
+        r.machines
+            .iter()
+            .all(|m| m.ready.is_none() && m.cost_usd == 0.0)
+    );
+    assert!(r.jobs.iter().all(|j| j.start.is_none()));
+}

@@ -424,6 +424,21 @@ enum CertStore {
 /// gives no `delay` (an RSA key pair and CA written locally: about a second or two `[est]`).
 const CERT_BOOTSTRAP: SimDuration = SimDuration(2_000);
 
+/// docker-machine's refusal of a machine name that is not a host name (spec §0 M16).
+const INVALID_HOST_NAME: &str =
+    "Invalid hostname specified. Allowed hostname chars are: 0-9a-zA-Z . -";
+
+/// Whether docker-machine accepts `name` as a machine (host) name: letters, digits, `.` and
+/// `-`, starting with a letter or digit (spec §0 M16: the `%!(EXTRA …)` names are refused).
+fn valid_host_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
 /// The TLS error after a CA overwrite (cloud-faults §1.5, §8).
 const UNKNOWN_AUTHORITY: &str = "Error checking and/or regenerating the certs: There was an error validating certificates for host \"10.0.0.1:2376\": x509: certificate signed by unknown authority";
 
@@ -1026,6 +1041,19 @@ impl FakeCloud {
         };
         let ctx = Self::ctx_of(rc, runner_id, &call.machine);
         let name = call.machine.clone();
+        // `docker-machine create` refuses a name that is not a valid host name before doing
+        // anything (no directory, no VM): the names a MachineName without `%s` produces
+        // (`…%!(EXTRA string=…)`, spec §0 M16, Q22) fail here, every time.
+        if !valid_host_name(&name) {
+            return Some((
+                now,
+                Effect::Create {
+                    result: Err(DriverError::new(DriverErrorKind::Other, INVALID_HOST_NAME)),
+                    ids_saved_at: None,
+                    cleanup: false,
+                },
+            ));
+        }
         // Step 1: the certificate bootstrap of a fresh store (first_use_race).
         if let Some(e) = self.certificate_bootstrap(now, &ctx) {
             // Nothing written yet: no directory, no VM.
