@@ -89,6 +89,17 @@ fn mask_lines(text: &str, bytes: &mut [u8]) {
             .iter()
             .any(|w| lower.contains(w))
         {
+            // `token = glrt-…` without quotes (the usual cause of the parse error itself):
+            // the whole value after the `=` of a secret-named key.
+            if let Some(eq) = line.find('=')
+                && is_secret_name(line[..eq].trim().trim_matches('"'))
+            {
+                let value = line[eq + 1..].trim_end_matches(['\n', '\r']);
+                let lead = value.len() - value.trim_start().len();
+                mask_range(bytes, offset + eq + 1 + lead, offset + eq + 1 + value.len());
+                offset += line.len();
+                continue;
+            }
             let mut in_quote: Option<(char, usize)> = None;
             for (i, c) in line.char_indices() {
                 match in_quote {
@@ -115,6 +126,19 @@ fn mask_lines(text: &str, bytes: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_an_unquoted_token_in_invalid_toml() {
+        let text = "[[runners]]\n  name = \"r\"\n  token = glrt-t1_SecretTokenValue\n  url = \"https://gitlab.example.com/\"\n";
+        let m = mask_secrets(text);
+        assert_eq!(m.len(), text.len());
+        assert!(!m.contains("SecretTokenValue"), "{m}");
+        assert!(m.contains("  token = ****"), "{m}");
+        assert!(
+            m.contains("https://gitlab.example.com/"),
+            "other lines stay: {m}"
+        );
+    }
 
     #[test]
     fn masks_tokens_and_credential_options_keeping_offsets() {
