@@ -17,6 +17,7 @@ pub mod driver;
 pub mod faults;
 pub mod options;
 pub mod profile;
+pub mod scope;
 pub mod stockouts;
 
 use std::path::{Path, PathBuf};

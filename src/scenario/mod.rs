@@ -325,6 +325,20 @@ pub fn load_scenario_str(
         }
         span
     };
+    // The span of `array[index]`'s `key` (key and value), or of the whole element.
+    let item_span = |array: &str, index: usize, key: Option<&str>| {
+        let (_, value) = doc.get_ref().get_key_value(array)?;
+        let toml::de::DeValue::Array(items) = value.get_ref() else {
+            return None;
+        };
+        let item = items.get(index)?;
+        if let (Some(k), toml::de::DeValue::Table(t)) = (key, item.get_ref())
+            && let Some((kk, vv)) = t.get_key_value(k)
+        {
+            return Some(kk.span().start..vv.span().end);
+        }
+        Some(item.span())
+    };
     let raw: RawScenario = {
         let de = toml::de::Deserializer::parse(text).map_err(|e| {
             ScenarioError::one(
@@ -425,7 +439,8 @@ pub fn load_scenario_str(
                     "unknown-runner",
                     format!("workload[{i}].runner"),
                     format!("no runner {r:?} in the runner config (runners: {list})"),
-                ),
+                )
+                .at(item_span("workload", i, Some("runner"))),
                 &src,
             ));
         }
@@ -442,7 +457,8 @@ pub fn load_scenario_str(
                         "no docker+machine runner {:?} in the runner config (runners: {list})",
                         m.runner
                     ),
-                ),
+                )
+                .at(item_span("machines", i, Some("runner"))),
                 &src,
             ));
         }
@@ -498,9 +514,32 @@ pub fn load_scenario_str(
     signals.sort_by_key(|s| s.at);
     for (i, f) in raw.faults.iter().enumerate() {
         if let Err(e) = f.validate(duration) {
+            // Point at the key the message is about, else at the entry.
+            const KEYS: [&str; 15] = [
+                "kind",
+                "from",
+                "to",
+                "probability",
+                "factor",
+                "code",
+                "message",
+                "instances",
+                "vcpus",
+                "stage",
+                "delay",
+                "rate_per_hour",
+                "notice",
+                "overwrite",
+                "scope",
+            ];
+            let key = KEYS
+                .iter()
+                .find(|k| e.starts_with(*k))
+                .or_else(|| KEYS.iter().find(|k| e.contains(&format!("`{k}`"))))
+                .copied();
             return Err(ScenarioError::one(
                 Diagnostic::error("invalid-fault", format!("faults[{i}]"), e)
-                    .at(key_span(&["faults"])),
+                    .at(item_span("faults", i, key).or_else(|| key_span(&["faults"]))),
                 &src,
             ));
         }
@@ -547,6 +586,33 @@ pub fn load_scenario_str(
             profile.capacity.episodes_per_day = 0.0;
         }
         profiles.insert(r.id.clone(), profile);
+    }
+    // Fault scopes must name what the runners have (a typo would make a silent no-op).
+    let mut clouds = BTreeMap::new();
+    for r in config.autoscaled_runners() {
+        let (driver, options) = r
+            .machine
+            .as_ref()
+            .map(|m| (m.machine_driver.as_str(), m.machine_options.as_slice()))
+            .unwrap_or(("", &[]));
+        if let Some(p) = profiles.get(&r.id)
+            && let Ok(rc) = crate::fake_cloud::driver::RunnerCloud::new(p.clone(), driver, options)
+        {
+            clouds.insert(r.id.clone(), rc);
+        }
+    }
+    let runner_ids: Vec<String> = config.runners.iter().map(|r| r.id.clone()).collect();
+    for (i, f) in raw.faults.iter().enumerate() {
+        if let Err(e) = crate::fake_cloud::scope::check_scope(f, &runner_ids, &clouds) {
+            return Err(ScenarioError::one(
+                Diagnostic::error("invalid-fault", format!("faults[{i}].scope"), e).at(item_span(
+                    "faults",
+                    i,
+                    Some("scope"),
+                )),
+                &src,
+            ));
+        }
     }
     for id in raw.cloud.runners.keys() {
         if !known(id) {

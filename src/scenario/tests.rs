@@ -141,3 +141,50 @@ fn machines_need_a_docker_machine_runner() {
     ));
     assert!(e.contains("machines[0].runner"), "{e}");
 }
+
+/// A fault scope value that matches nothing the runners have is an error at the `scope`
+/// line, not a window that silently never acts; what matches loads.
+#[test]
+fn fault_scope_values_must_match_the_runners() {
+    // INLINE's runner: google driver, no MachineOptions (gce profile defaults).
+    for (scope, expected) in [
+        ("{ runner = \"nobody\" }", "scope.runner = \"nobody\""),
+        (
+            "{ operation = \"compute.instances.insertt\" }",
+            "scope.operation = \"compute.instances.insertt\"",
+        ),
+        ("{ zone = \"mars-1a\" }", "scope.zone = \"mars-1a\""),
+        (
+            "{ instance_type = \"n9-huge\" }",
+            "scope.instance_type = \"n9-huge\"",
+        ),
+    ] {
+        let text = format!(
+            "{HEAD}{INLINE}[[faults]]\nkind = \"capacity\"\nto = \"1h\"\nscope = {scope}\n"
+        );
+        let e = first_error(&text);
+        // The scope line: HEAD (5 lines) + INLINE (12) + 3 lines of the fault.
+        assert!(
+            e.contains(":20:1: error[invalid-fault]") && e.contains(expected),
+            "{e}"
+        );
+    }
+    for ok in [
+        "{ runner = \"a\" }",
+        "{ operation = \"create\" }",
+        "{ operation = \"compute.instances.*\" }",
+    ] {
+        let text =
+            format!("{HEAD}{INLINE}[[faults]]\nkind = \"capacity\"\nto = \"1h\"\nscope = {ok}\n");
+        load(&text).unwrap_or_else(|e| panic!("{ok}: {}", e.render()));
+    }
+}
+
+/// A fault error points at the entry it is about (the second one here), at the key named.
+#[test]
+fn fault_errors_point_at_their_own_entry() {
+    let e = first_error(&format!(
+        "{HEAD}{INLINE}[[faults]]\nkind = \"capacity\"\n[[faults]]\nkind = \"capacity\"\nprobability = 1.5\n"
+    ));
+    assert!(e.contains(":21:1: error[invalid-fault]: faults[1]"), "{e}");
+}
