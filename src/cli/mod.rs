@@ -17,7 +17,13 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 
 /// Simulate and test GitLab Runner docker+machine autoscaling, deterministically.
 #[derive(Debug, Parser)]
-#[command(name = "simrun", version, about, long_about = None)]
+#[command(
+    name = "simrun",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:\n  simrun scenarios/burst.toml --out out/burst\n  simrun check /etc/gitlab-runner/config.toml\n\nExit codes: 0 clean run / the config loads; 1 the run found invariant violations; 2 bad input\n(a config GitLab Runner would refuse, an invalid scenario, bad arguments; the first line of\nthe error names file, line, column and key).\n`simrun run` writes summary.json, events.csv, jobs.csv, machines.csv and timeline.csv to --out."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -199,6 +199,16 @@ pub fn terminal_summary(r: &RunRecords, s: &Summary) -> String {
         "config warnings",
         s.warnings.len()
     );
+    for w in s.warnings.iter().take(MAX_VIOLATION_LINES) {
+        let _ = writeln!(out, "    {w}");
+    }
+    if s.warnings.len() > MAX_VIOLATION_LINES {
+        let _ = writeln!(
+            out,
+            "    ... and {} more (see summary.json)",
+            s.warnings.len() - MAX_VIOLATION_LINES
+        );
+    }
     out
 }
 
@@ -288,6 +298,7 @@ simrun summary: analytic (seed 42, 2m30s simulated)
   invariant violations  1
     at 95.000s  every_job_accounted: job 3 ended twice
   config warnings       1
+    runners[0]: IdleTime 0 removes idle machines at once
 ";
         assert_eq!(t, expected);
         assert!(!t.contains('\u{1b}'), "no colour codes");
