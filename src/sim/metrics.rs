@@ -127,7 +127,8 @@ pub fn add_fault_metrics(
                 reason: format!(
                     "{}: pending jobs back to {baseline:.2} (their mean over the hour before the window) {} after its end",
                     f.kind.name(),
-                    at.since(to)
+                    // Whole seconds, for people (summary.json has the exact figure).
+                    crate::time::SimDuration(at.since(to).as_millis().div_ceil(1000) * 1000)
                 ),
             });
         }
