@@ -22,7 +22,9 @@ pub struct RunArgs {
     /// Seed for every random stream (overrides `[scenario] seed`).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// How much virtual time to simulate, e.g. 90m, 4h, 2d (overrides `[scenario] duration`).
+    /// How much virtual time to simulate, e.g. 90m, 4h, 2d (overrides `[scenario] duration`;
+    /// fault windows past the new end are clipped, faults and signals after it dropped, with a
+    /// warning each).
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
     /// Write summary.json and the CSV files into this folder (created if missing).

@@ -91,6 +91,9 @@ pub struct Scenario {
     pub base_dir: PathBuf,
     /// The folder the fake-cloud profiles were read from.
     pub fakes_dir: PathBuf,
+    /// Scenario-level warnings, one line each (e.g. fault windows and signals clipped or
+    /// dropped by a shorter `--duration`); shown with the config warnings.
+    pub warnings: Vec<String>,
 }
 
 /// `[gitlab]`.
@@ -481,6 +484,7 @@ pub fn load_scenario_str(
             age,
         });
     }
+    let mut notes: Vec<String> = Vec::new();
     let mut signals = Vec::new();
     for (i, sig) in raw.signals.iter().enumerate() {
         let at = parse_duration(&sig.at).map_err(|e| {
@@ -493,6 +497,14 @@ pub fn load_scenario_str(
                 &src,
             )
         })?;
+        if at >= duration && overrides.duration.is_some() {
+            // `--duration` cut the scenario short: the signal never comes.
+            notes.push(format!(
+                "{}: signals[{i}] at {} is dropped: the run ends at {duration} (--duration)",
+                src.name, sig.at
+            ));
+            continue;
+        }
         if at >= duration {
             return Err(ScenarioError::one(
                 Diagnostic::error(
@@ -512,7 +524,34 @@ pub fn load_scenario_str(
         });
     }
     signals.sort_by_key(|s| s.at);
-    for (i, f) in raw.faults.iter().enumerate() {
+    // `--duration` shorter than the file's: windows past the end are clipped or dropped, so
+    // a quick shorter run of a shipped scenario works (with a warning for each).
+    let mut faults = Vec::new();
+    for (i, mut f) in raw.faults.iter().cloned().enumerate() {
+        if overrides.duration.is_some() {
+            if f.from >= duration {
+                notes.push(format!(
+                    "{}: faults[{i}] ({}) from {} is dropped: the run ends at {duration} (--duration)",
+                    src.name,
+                    f.kind.name(),
+                    f.from
+                ));
+                continue;
+            }
+            if let Some(to) = f.to.filter(|t| *t > duration) {
+                notes.push(format!(
+                    "{}: faults[{i}] ({}) window {}-{to} is clipped to end with the run at {duration} (--duration)",
+                    src.name,
+                    f.kind.name(),
+                    f.from
+                ));
+                f.to = None;
+            }
+        }
+        faults.push((i, f));
+    }
+    for (i, f) in &faults {
+        let i = *i;
         if let Err(e) = f.validate(duration) {
             // Point at the key the message is about, else at the entry.
             const KEYS: [&str; 15] = [
@@ -602,7 +641,8 @@ pub fn load_scenario_str(
         }
     }
     let runner_ids: Vec<String> = config.runners.iter().map(|r| r.id.clone()).collect();
-    for (i, f) in raw.faults.iter().enumerate() {
+    for (i, f) in &faults {
+        let i = *i;
         if let Err(e) = crate::fake_cloud::scope::check_scope(f, &runner_ids, &clouds) {
             return Err(ScenarioError::one(
                 Diagnostic::error("invalid-fault", format!("faults[{i}].scope"), e).at(item_span(
@@ -635,9 +675,10 @@ pub fn load_scenario_str(
         workloads: raw.workload,
         machines,
         signals,
-        faults: raw.faults,
+        faults: faults.into_iter().map(|(_, f)| f).collect(),
         base_dir: base_dir.to_path_buf(),
         fakes_dir,
+        warnings: notes,
     })
 }
 

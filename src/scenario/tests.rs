@@ -188,3 +188,33 @@ fn fault_errors_point_at_their_own_entry() {
     ));
     assert!(e.contains(":21:1: error[invalid-fault]: faults[1]"), "{e}");
 }
+
+/// A shorter `--duration` clips fault windows that run past the new end, drops faults and
+/// signals that start after it, and says so; the same windows in the file itself are errors.
+#[test]
+fn a_shorter_duration_clips_or_drops_faults_and_signals_with_warnings() {
+    let text = format!(
+        "{HEAD}{INLINE}[[faults]]\nkind = \"capacity\"\nfrom = \"30m\"\nto = \"90m\"\n\
+         [[faults]]\nkind = \"create_hang\"\nfrom = \"100m\"\nto = \"110m\"\n\
+         [[signals]]\nat = \"1h50m\"\nsignal = \"SIGQUIT\"\n"
+    );
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let short = ScenarioOverrides {
+        duration: Some(SimDuration::from_secs(3600)),
+        ..ScenarioOverrides::default()
+    };
+    let s = load_scenario_str("s.toml", &text, &base, &short)
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(s.faults.len(), 1, "the create_hang window starts after 1 h");
+    assert_eq!(s.faults[0].kind, crate::fake_cloud::FaultKind::Capacity);
+    assert_eq!(s.faults[0].to, None, "clipped: until the end");
+    assert!(s.signals.is_empty());
+    assert_eq!(s.warnings.len(), 3, "{:?}", s.warnings);
+    assert!(s.warnings[0].contains("signals[0]"), "{:?}", s.warnings);
+    assert!(s.warnings[1].contains("faults[0]") && s.warnings[1].contains("clipped"));
+    assert!(s.warnings[2].contains("faults[1]") && s.warnings[2].contains("dropped"));
+    // Without the override the file's own 2 h holds everything; a 1 h file does not.
+    assert!(load(&text).is_ok_and(|s| s.warnings.is_empty() && s.faults.len() == 2));
+    let e = first_error(&text.replace("duration = \"2h\"", "duration = \"1h\""));
+    assert!(e.contains("invalid-"), "{e}");
+}

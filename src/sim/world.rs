@@ -1239,6 +1239,7 @@ impl<'s> World<'s> {
             .iter()
             .map(|w| crate::config::diagnostic::one_line(w, &self.s.runner.source.name))
             .collect();
+        warnings.extend(self.s.warnings.iter().cloned());
         for id in &self.runner_ids {
             if let Some(rc) = self.cloud.runner(id)
                 && rc.quote.source == crate::fake_cloud::PriceSource::Fallback
