@@ -184,3 +184,37 @@ fn bad_inputs_exit_2_with_a_one_line_error() {
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The wrong file for the command gets a hint at the right one: a config.toml given to
+/// `run` (exit 2, points at `check`), a scenario given to `check` (points at `run`).
+#[test]
+fn the_wrong_file_for_the_command_gets_a_hint() {
+    let out = simrun()
+        .args(["run", "scenarios/configs/gce-runner.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("looks like a GitLab Runner config.toml")
+            && err.contains("simrun check scenarios/configs/gce-runner.toml"),
+        "{err}"
+    );
+    let out = simrun()
+        .args(["check", "scenarios/burst.toml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("looks like a simrun scenario")
+            && err.contains("simrun run scenarios/burst.toml"),
+        "{err}"
+    );
+    // A real scenario error has no such hint.
+    let out = simrun()
+        .args(["run", "tests/fixtures/broken/does-not-exist.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("hint:"));
+}

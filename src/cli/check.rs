@@ -101,6 +101,17 @@ pub fn run(args: &CheckArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    if args.format == Format::Text
+        && loaded.config.runners.is_empty()
+        && loaded.ignored.iter().any(|k| k.path == "scenario")
+    {
+        // `[scenario]` and no runner: a simrun scenario given to the wrong command.
+        eprintln!(
+            "hint: {} looks like a simrun scenario (it has [scenario] and no [[runners]]): simulate it with `simrun run {}`",
+            loaded.source.name,
+            args.config.display()
+        );
+    }
     match args.format {
         Format::Text => print!("{}", text_report(&loaded, args, &local, start)),
         Format::Json => println!("{}", json_report(&loaded, &local, start)),

@@ -65,6 +65,13 @@ pub fn run(args: &RunArgs) -> u8 {
         Ok(s) => s,
         Err(e) => {
             eprint!("{}", e.render());
+            if looks_like_runner_config(&args.scenario) {
+                eprintln!(
+                    "hint: {} looks like a GitLab Runner config.toml (it has [[runners]] and no [scenario]): check it with `simrun check {}`, or simulate it from a scenario whose [runner] config points at it (README \"Scenario format\")",
+                    args.scenario.display(),
+                    args.scenario.display()
+                );
+            }
             return EXIT_BAD_INPUT;
         }
     };
@@ -116,4 +123,16 @@ pub fn run(args: &RunArgs) -> u8 {
     } else {
         EXIT_FINDINGS
     }
+}
+
+/// Whether `path` reads as a GitLab Runner config rather than a scenario: a `[[runners]]`
+/// array and no `[scenario]` table (for the hint after a load error).
+fn looks_like_runner_config(path: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return false;
+    };
+    doc.contains_key("runners") && !doc.contains_key("scenario")
 }
