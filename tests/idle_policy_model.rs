@@ -28,6 +28,8 @@
 
 mod autoscaler_harness;
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use autoscaler_harness::{Harness, R, machine, runner};
@@ -652,26 +654,8 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(512)
-}
-
-/// The generator's seed: fixed, so CI explores the same cases on every run and a failure
-/// there is reproducible; `PROPTEST_RNG_SEED=<n>` explores others (the long-run command in
-/// the module docs sets a new one each time it is worth it).
-fn rng_seed() -> proptest::test_runner::RngSeed {
-    let seed = std::env::var("PROPTEST_RNG_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_261_130);
-    proptest::test_runner::RngSeed::Fixed(seed)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), rng_seed: rng_seed(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(common::proptest_config(512))]
 
     #[test]
     fn the_core_follows_the_reference_model(c in cfg(), ops in prop::collection::vec(op(), 1..40)) {

@@ -42,6 +42,8 @@
 //! `PROPTEST_CASES=2000 PROPTEST_RNG_SEED=$RANDOM cargo test --release --test properties --test idle_policy_model`
 //! (the same command as in the README).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
@@ -1137,26 +1139,8 @@ fn stop() -> impl Strategy<Value = Stop> {
         })
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
-}
-
-/// The generator's seed: fixed, so CI explores the same cases on every run and a failure
-/// there is reproducible; `PROPTEST_RNG_SEED=<n>` explores others (the long-run command in
-/// the module docs sets a new one each time it is worth it).
-fn rng_seed() -> proptest::test_runner::RngSeed {
-    let seed = std::env::var("PROPTEST_RNG_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_261_130);
-    proptest::test_runner::RngSeed::Fixed(seed)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), rng_seed: rng_seed(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(common::proptest_config(256))]
 
     #[test]
     fn invariants_hold_and_jobs_drain_within_the_bound(s in setup()) {

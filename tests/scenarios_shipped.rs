@@ -15,6 +15,41 @@ fn shipped(name: &str) -> RunRecords {
     run(&s, &RunOptions::default()).expect("runs")
 }
 
+/// SIGQUIT at `signal_ms` (spec §4.1): no job request after the signal, and every job
+/// received before it ran to the end.
+fn assert_graceful_stop(r: &RunRecords, signal_ms: u64) {
+    assert!(
+        r.jobs
+            .iter()
+            .filter_map(|j| j.picked)
+            .all(|p| p.as_millis() <= signal_ms),
+        "no job request after SIGQUIT"
+    );
+    assert!(
+        r.jobs
+            .iter()
+            .filter(|j| j.picked.is_some())
+            .all(|j| j.outcome == JobOutcome::Succeeded)
+    );
+}
+
+/// SIGTERM at `signal_ms` (spec §4.1, §0 W8): the jobs it aborted, each ended at the signal
+/// with `runner_interrupted` (at least one).
+fn aborted_at(r: &RunRecords, signal_ms: u64) -> Vec<&simrun::sim::records::JobRecord> {
+    let aborted: Vec<_> = r
+        .jobs
+        .iter()
+        .filter(|j| j.failure_reason.as_deref() == Some("runner_interrupted"))
+        .collect();
+    assert!(!aborted.is_empty());
+    assert!(
+        aborted
+            .iter()
+            .all(|j| j.end.unwrap().as_millis() == signal_ms)
+    );
+    aborted
+}
+
 #[test]
 fn every_shipped_scenario_runs_without_violations() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
@@ -40,20 +75,7 @@ fn every_shipped_scenario_runs_without_violations() {
 fn drain_sigquit_finishes_jobs_and_leaves_nothing_behind() {
     let r = shipped("drain-sigquit.toml");
     let signal_ms = 30 * 60_000;
-    // No job request after SIGQUIT: every job picked was picked before the signal.
-    assert!(
-        r.jobs
-            .iter()
-            .filter_map(|j| j.picked)
-            .all(|p| p.as_millis() <= signal_ms)
-    );
-    // Graceful: every picked job ran to the end.
-    assert!(
-        r.jobs
-            .iter()
-            .filter(|j| j.picked.is_some())
-            .all(|j| j.outcome == JobOutcome::Succeeded)
-    );
+    assert_graceful_stop(&r, signal_ms);
     assert!(r.jobs.iter().all(|j| j.failure_reason.is_none()));
     // The drain removed every machine: nothing left running or orphaned.
     assert!(!r.machines.is_empty());
@@ -85,17 +107,7 @@ fn drain_sigquit_finishes_jobs_and_leaves_nothing_behind() {
 fn drain_sigterm_aborts_jobs_and_runs_out_of_time() {
     let r = shipped("drain-sigterm.toml");
     let signal_ms = 30 * 60_000;
-    let aborted: Vec<_> = r
-        .jobs
-        .iter()
-        .filter(|j| j.failure_reason.as_deref() == Some("runner_interrupted"))
-        .collect();
-    assert!(!aborted.is_empty());
-    assert!(
-        aborted
-            .iter()
-            .all(|j| j.end.unwrap().as_millis() == signal_ms)
-    );
+    aborted_at(&r, signal_ms);
     assert!(
         r.jobs.iter().all(|j| j.outcome != JobOutcome::Running),
         "nothing runs after the forceful exit"
@@ -457,19 +469,7 @@ fn spot_interruptions_fail_the_jobs_on_reclaimed_vms_only() {
 fn drain_off_sigquit_finishes_jobs_and_leaves_every_machine_running() {
     let r = shipped("drain-off-sigquit.toml");
     let signal_ms = 30 * 60_000;
-    assert!(
-        r.jobs
-            .iter()
-            .filter_map(|j| j.picked)
-            .all(|p| p.as_millis() <= signal_ms),
-        "no job request after SIGQUIT"
-    );
-    assert!(
-        r.jobs
-            .iter()
-            .filter(|j| j.picked.is_some())
-            .all(|j| j.outcome == JobOutcome::Succeeded)
-    );
+    assert_graceful_stop(&r, signal_ms);
     // Without the drain nothing is removed after the signal: every machine stays billed.
     assert!(!r.machines.is_empty());
     let after_signal: Vec<_> = r
@@ -493,17 +493,7 @@ fn drain_off_sigquit_finishes_jobs_and_leaves_every_machine_running() {
 fn drain_off_sigterm_aborts_jobs_and_cuts_off_the_removals() {
     let r = shipped("drain-off-sigterm.toml");
     let signal_ms = 30 * 60_000;
-    let aborted: Vec<_> = r
-        .jobs
-        .iter()
-        .filter(|j| j.failure_reason.as_deref() == Some("runner_interrupted"))
-        .collect();
-    assert!(!aborted.is_empty());
-    assert!(
-        aborted
-            .iter()
-            .all(|j| j.end.unwrap().as_millis() == signal_ms)
-    );
+    let aborted = aborted_at(&r, signal_ms);
     let exit = r
         .events
         .iter()

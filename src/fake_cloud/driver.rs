@@ -1041,22 +1041,16 @@ impl FakeCloud {
         };
         let ctx = Self::ctx_of(rc, runner_id, &call.machine);
         let name = call.machine.clone();
-        // `docker-machine create` refuses a name that is not a valid host name before doing
-        // anything (no directory, no VM): the names a MachineName without `%s` produces
-        // (`…%!(EXTRA string=…)`, spec §0 M16, Q22) fail here, every time.
-        if !valid_host_name(&name) {
-            return Some((
-                now,
-                Effect::Create {
-                    result: Err(DriverError::new(DriverErrorKind::Other, INVALID_HOST_NAME)),
-                    ids_saved_at: None,
-                    cleanup: false,
-                },
-            ));
-        }
-        // Step 1: the certificate bootstrap of a fresh store (first_use_race).
-        if let Some(e) = self.certificate_bootstrap(now, &ctx) {
-            // Nothing written yet: no directory, no VM.
+        // Refusals before anything is written (no directory, no VM): `docker-machine create`
+        // rejects a name that is not a host name (the names a MachineName without `%s`
+        // produces, `…%!(EXTRA string=…)`, spec §0 M16, Q22: they fail every time), and step 1,
+        // the certificate bootstrap of a fresh store, can race (first_use_race).
+        let refusal = if valid_host_name(&name) {
+            self.certificate_bootstrap(now, &ctx)
+        } else {
+            Some(DriverError::new(DriverErrorKind::Other, INVALID_HOST_NAME))
+        };
+        if let Some(e) = refusal {
             return Some((
                 now,
                 Effect::Create {

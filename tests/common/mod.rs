@@ -36,3 +36,25 @@ pub fn simulate_clean(text: &str) -> RunRecords {
     assert!(r.violations.is_empty(), "{:?}", r.violations);
     r
 }
+
+/// The proptest configuration of the property files: `PROPTEST_CASES` cases (default
+/// `default_cases`, sized so the whole suite stays fast on 2 cores), no failure files (failing
+/// cases are written as scenarios instead), and a fixed generator seed so CI explores the
+/// same cases on every run and a failure there is reproducible; `PROPTEST_RNG_SEED=<n>`
+/// explores others.
+pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases);
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_261_130);
+    proptest::test_runner::Config {
+        cases,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}
